@@ -1,0 +1,77 @@
+package io.jublk.sys;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Linux errno values (x86-64/generic numbering) and their symbolic names.
+ *
+ * <p>Names come from glibc's {@code strerrorname_np} when it exists (glibc 2.32+), so every errno the
+ * kernel can return gets its real name, not just the ones listed here as constants.
+ */
+public final class Errno {
+    private Errno() {}
+
+    public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int ESRCH = 3;
+    public static final int EINTR = 4;
+    public static final int EIO = 5;
+    public static final int ENXIO = 6;
+    public static final int E2BIG = 7;
+    public static final int EBADF = 9;
+    public static final int EAGAIN = 11;
+    public static final int ENOMEM = 12;
+    public static final int EACCES = 13;
+    public static final int EFAULT = 14;
+    public static final int EBUSY = 16;
+    public static final int EEXIST = 17;
+    public static final int ENODEV = 19;
+    public static final int ENOTDIR = 20;
+    public static final int EISDIR = 21;
+    public static final int EINVAL = 22;
+    public static final int ENFILE = 23;
+    public static final int EMFILE = 24;
+    public static final int ENOTTY = 25;
+    public static final int EFBIG = 27;
+    public static final int ENOSPC = 28;
+    public static final int ESPIPE = 29;
+    public static final int EROFS = 30;
+    public static final int ERANGE = 34;
+    public static final int ENOSYS = 38;
+    public static final int ENODATA = 61;
+    public static final int ETIME = 62;
+    public static final int EOVERFLOW = 75;
+    public static final int EOPNOTSUPP = 95;
+    public static final int ETIMEDOUT = 110;
+    public static final int ECANCELED = 125;
+    public static final int EDQUOT = 122;
+
+    private static final int MAX = 134;
+    private static final String[] NAMES = new String[MAX];
+    private static final String[] DESCRIPTIONS = new String[MAX];
+
+    static {
+        for (int e = 1; e < MAX; e++) {
+            NAMES[e] = LibC.cString(LibC.strerrorname(e));
+            DESCRIPTIONS[e] = LibC.cString(LibC.strerrordesc(e));
+        }
+    }
+
+    /** The symbolic name, e.g. {@code EINVAL}; {@code errno N} for a number the C library does not know. */
+    public static String name(int errno) {
+        int e = Math.abs(errno);
+        String n = e < MAX ? NAMES[e] : null;
+        return n != null ? n : "errno " + e;
+    }
+
+    /** The C library's one-line description, e.g. "Invalid argument". */
+    public static String describe(int errno) {
+        int e = Math.abs(errno);
+        String d = e < MAX ? DESCRIPTIONS[e] : null;
+        return d != null ? d : "Unknown error " + e;
+    }
+
+    static boolean isNull(MemorySegment s) {
+        return s == null || s.address() == 0;
+    }
+}

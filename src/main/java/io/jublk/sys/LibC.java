@@ -1,0 +1,384 @@
+package io.jublk.sys;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Optional;
+
+/**
+ * FFM downcalls into the C library: the few system calls jublk needs, nothing more.
+ *
+ * <p>Every {@code raw…} method returns what the kernel would: a non-negative result, or a <em>negative
+ * errno</em> — the same convention as an io_uring completion, so callers handle one kind of failure.
+ * Nothing here throws on a failed call and nothing allocates, so the queue threads can use these on the
+ * I/O path. {@link NativeException#check(int, String)} turns a negative result into the exception.
+ *
+ * <p>errno is read through {@code Linker.Option.captureCallState("errno")} into a segment that belongs to
+ * the calling thread: a shared one would let threads overwrite each other's errno.
+ *
+ * <p>None of these handles uses {@code Linker.Option.critical}: most of these calls can block.
+ */
+public final class LibC {
+    private LibC() {}
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    /** Each thread's errno capture segment; allocated once per thread, then reused. */
+    private static final ThreadLocal<MemorySegment> CAPTURE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... extra) {
+        Linker.Option[] options = new Linker.Option[extra.length + 1];
+        options[0] = CAPTURE_ERRNO;
+        System.arraycopy(extra, 0, options, 1, extra.length);
+        return LINKER.downcallHandle(find(name), fd, options);
+    }
+
+    private static MemorySegment find(String name) {
+        return LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("C library lacks " + name));
+    }
+
+    private static Optional<MethodHandle> optional(String name, FunctionDescriptor fd) {
+        return LIBC.find(name).map(addr -> LINKER.downcallHandle(addr, fd));
+    }
+
+    // int open(const char *path, int flags, ...): variadic after the second argument.
+    private static final MethodHandle OPEN = errnoCall("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    // int ioctl(int fd, unsigned long request, ...): the argument is a pointer or an integer, passed as long.
+    private static final MethodHandle IOCTL = errnoCall("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = errnoCall("munmap",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    // long syscall(long number, ...): every argument after the number goes as a long.
+    private static final MethodHandle SYSCALL = errnoCall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                    JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle STATX = errnoCall("statx",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle FALLOCATE = errnoCall("fallocate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = errnoCall("ftruncate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PREAD = errnoCall("pread",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoCall("pwrite",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle EVENTFD = errnoCall("eventfd",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle WRITE = errnoCall("write",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle SCHED_SETAFFINITY = errnoCall("sched_setaffinity",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle SCHED_GETAFFINITY = errnoCall("sched_getaffinity",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    // int prctl(int option, ...): arguments after the option are unsigned longs.
+    private static final MethodHandle PRCTL = errnoCall("prctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SETSID = errnoCall("setsid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETPID = LINKER.downcallHandle(find("getpid"), FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETTID = LINKER.downcallHandle(find("gettid"), FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETEUID = LINKER.downcallHandle(find("geteuid"), FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETPAGESIZE =
+            LINKER.downcallHandle(find("getpagesize"), FunctionDescriptor.of(JAVA_INT));
+
+    // glibc 2.32+: static strings, safe from any thread (strerror is not).
+    private static final Optional<MethodHandle> STRERRORNAME_NP =
+            optional("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final Optional<MethodHandle> STRERRORDESC_NP =
+            optional("strerrordesc_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    /** {@code mmap}'s failure value. */
+    public static final long MAP_FAILED = -1L;
+
+    private static int errno(MemorySegment capture) {
+        return (int) ERRNO.get(capture, 0L);
+    }
+
+    private static MemorySegment capture() {
+        return CAPTURE.get();
+    }
+
+    private static AssertionError unexpected(Throwable t) {
+        return new AssertionError("native call failed to link or run", t);
+    }
+
+    public static int rawOpen(MemorySegment path, int flags, int mode) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) OPEN.invokeExact(cs, path, flags, mode);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawClose(int fd) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) CLOSE.invokeExact(cs, fd);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** ioctl with a pointer (or integer) argument, given as its address. */
+    public static int rawIoctl(int fd, long request, long arg) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) IOCTL.invokeExact(cs, fd, request, arg);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** mmap; returns the address, or a negative errno. Addresses of user mappings are never negative. */
+    public static long rawMmap(long addr, long length, int prot, int flags, int fd, long offset) {
+        MemorySegment cs = capture();
+        try {
+            MemorySegment r = (MemorySegment) MMAP.invokeExact(cs, MemorySegment.ofAddress(addr), length, prot,
+                    flags, fd, offset);
+            return r.address() == MAP_FAILED ? -errno(cs) : r.address();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawMunmap(long addr, long length) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) MUNMAP.invokeExact(cs, MemorySegment.ofAddress(addr), length);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * A raw system call with up to six arguments, errno captured into {@code capture} (a segment of
+     * {@link #newCaptureState(Arena)}), for a thread that keeps its own to stay off the ThreadLocal.
+     */
+    public static long rawSyscall(MemorySegment capture, long nr, long a1, long a2, long a3, long a4, long a5,
+            long a6) {
+        try {
+            long r = (long) SYSCALL.invokeExact(capture, nr, a1, a2, a3, a4, a5, a6);
+            return r < 0 ? -errno(capture) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long rawSyscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+        return rawSyscall(capture(), nr, a1, a2, a3, a4, a5, a6);
+    }
+
+    /** A capture-state segment for {@link #rawSyscall(MemorySegment, long, long, long, long, long, long, long)}. */
+    public static MemorySegment newCaptureState(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    public static int rawStatx(int dirfd, MemorySegment path, int flags, int mask, MemorySegment statxBuf) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) STATX.invokeExact(cs, dirfd, path, flags, mask, statxBuf);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawFallocate(int fd, int mode, long offset, long length) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) FALLOCATE.invokeExact(cs, fd, mode, offset, length);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawFdatasync(int fd) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) FDATASYNC.invokeExact(cs, fd);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawFtruncate(int fd, long length) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) FTRUNCATE.invokeExact(cs, fd, length);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long rawPread(int fd, MemorySegment buf, long count, long offset) {
+        MemorySegment cs = capture();
+        try {
+            long r = (long) PREAD.invokeExact(cs, fd, buf, count, offset);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long rawPwrite(int fd, MemorySegment buf, long count, long offset) {
+        MemorySegment cs = capture();
+        try {
+            long r = (long) PWRITE.invokeExact(cs, fd, buf, count, offset);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawEventfd(int initval, int flags) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) EVENTFD.invokeExact(cs, initval, flags);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static long rawWrite(int fd, MemorySegment buf, long count) {
+        MemorySegment cs = capture();
+        try {
+            long r = (long) WRITE.invokeExact(cs, fd, buf, count);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** sched_setaffinity for a thread id (0: the calling thread). */
+    public static int rawSchedSetaffinity(int tid, long maskBytes, MemorySegment mask) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) SCHED_SETAFFINITY.invokeExact(cs, tid, maskBytes, mask);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawSchedGetaffinity(int tid, long maskBytes, MemorySegment mask) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) SCHED_GETAFFINITY.invokeExact(cs, tid, maskBytes, mask);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawPrctl(int option, long a2, long a3, long a4, long a5) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) PRCTL.invokeExact(cs, option, a2, a3, a4, a5);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int rawSetsid() {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) SETSID.invokeExact(cs);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int getpid() {
+        try {
+            return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** The kernel thread id of the calling thread (not Java's thread id). */
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    public static int pageSize() {
+        try {
+            return (int) GETPAGESIZE.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    static MemorySegment strerrorname(int errno) {
+        return callString(STRERRORNAME_NP, errno);
+    }
+
+    static MemorySegment strerrordesc(int errno) {
+        return callString(STRERRORDESC_NP, errno);
+    }
+
+    private static MemorySegment callString(Optional<MethodHandle> handle, int errno) {
+        if (handle.isEmpty()) {
+            return MemorySegment.NULL;
+        }
+        try {
+            return (MemorySegment) handle.get().invokeExact(errno);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Reads a NUL-terminated C string; null for a NULL pointer. */
+    static String cString(MemorySegment p) {
+        if (Errno.isNull(p)) {
+            return null;
+        }
+        return p.reinterpret(4096).getString(0);
+    }
+}
