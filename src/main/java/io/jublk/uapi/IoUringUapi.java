@@ -1,0 +1,75 @@
+package io.jublk.uapi;
+
+/** Constants of {@code include/uapi/linux/io_uring.h} jublk uses, under the kernel's names. */
+public final class IoUringUapi {
+    private IoUringUapi() {}
+
+    public static final int IORING_SETUP_IOPOLL = 1 << 0;
+    public static final int IORING_SETUP_SQPOLL = 1 << 1;
+    public static final int IORING_SETUP_CQSIZE = 1 << 3;
+    public static final int IORING_SETUP_CLAMP = 1 << 4;
+    public static final int IORING_SETUP_R_DISABLED = 1 << 6;
+    public static final int IORING_SETUP_SUBMIT_ALL = 1 << 7;
+    public static final int IORING_SETUP_COOP_TASKRUN = 1 << 8;
+    public static final int IORING_SETUP_TASKRUN_FLAG = 1 << 9;
+    public static final int IORING_SETUP_SQE128 = 1 << 10;
+    public static final int IORING_SETUP_CQE32 = 1 << 11;
+    public static final int IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+    public static final int IORING_SETUP_DEFER_TASKRUN = 1 << 13;
+    public static final int IORING_SETUP_NO_SQARRAY = 1 << 16;
+
+    public static final int IORING_ENTER_GETEVENTS = 1 << 0;
+    public static final int IORING_ENTER_SQ_WAKEUP = 1 << 1;
+    public static final int IORING_ENTER_SQ_WAIT = 1 << 2;
+    public static final int IORING_ENTER_EXT_ARG = 1 << 3;
+    public static final int IORING_ENTER_REGISTERED_RING = 1 << 4;
+
+    public static final int IORING_FEAT_SINGLE_MMAP = 1 << 0;
+    public static final int IORING_FEAT_NODROP = 1 << 1;
+    public static final int IORING_FEAT_SUBMIT_STABLE = 1 << 2;
+    public static final int IORING_FEAT_EXT_ARG = 1 << 8;
+    public static final int IORING_FEAT_NATIVE_WORKERS = 1 << 9;
+
+    public static final long IORING_OFF_SQ_RING = 0L;
+    public static final long IORING_OFF_CQ_RING = 0x8000000L;
+    public static final long IORING_OFF_SQES = 0x10000000L;
+
+    public static final int IORING_SQ_NEED_WAKEUP = 1 << 0;
+    public static final int IORING_SQ_CQ_OVERFLOW = 1 << 1;
+    public static final int IORING_SQ_TASKRUN = 1 << 2;
+
+    public static final int IOSQE_FIXED_FILE = 1 << 0;
+    public static final int IOSQE_IO_DRAIN = 1 << 1;
+    public static final int IOSQE_IO_LINK = 1 << 2;
+    public static final int IOSQE_IO_HARDLINK = 1 << 3;
+    public static final int IOSQE_ASYNC = 1 << 4;
+    public static final int IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
+
+    public static final int IORING_CQE_F_BUFFER = 1 << 0;
+    public static final int IORING_CQE_F_MORE = 1 << 1;
+
+    public static final int IORING_FSYNC_DATASYNC = 1 << 0;
+
+    public static final int IORING_OP_NOP = 0;
+    public static final int IORING_OP_READV = 1;
+    public static final int IORING_OP_WRITEV = 2;
+    public static final int IORING_OP_FSYNC = 3;
+    public static final int IORING_OP_READ_FIXED = 4;
+    public static final int IORING_OP_WRITE_FIXED = 5;
+    public static final int IORING_OP_FALLOCATE = 17;
+    public static final int IORING_OP_READ = 22;
+    public static final int IORING_OP_WRITE = 23;
+    public static final int IORING_OP_URING_CMD = 46;
+
+    public static final int IORING_REGISTER_BUFFERS = 0;
+    public static final int IORING_UNREGISTER_BUFFERS = 1;
+    public static final int IORING_REGISTER_FILES = 2;
+    public static final int IORING_UNREGISTER_FILES = 3;
+    public static final int IORING_REGISTER_FILES_UPDATE = 6;
+    public static final int IORING_REGISTER_PROBE = 8;
+    public static final int IORING_REGISTER_BUFFERS2 = 15;
+    public static final int IORING_REGISTER_FILES2 = 13;
+    public static final int IORING_REGISTER_RING_FDS = 20;
+
+    public static final int IORING_RSRC_REGISTER_SPARSE = 1 << 0;
+}

@@ -1,0 +1,69 @@
+package io.jublk.uapi;
+
+/**
+ * Other Linux UAPI constants jublk needs (x86-64): open flags, RWF_*, fallocate modes, statx, prctl,
+ * mmap, eventfd, block-device ioctls and the io_uring system call numbers. Kernel names throughout.
+ */
+@SuppressWarnings("OctalInteger")
+public final class LinuxUapi {
+    private LinuxUapi() {}
+
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_EXCL = 0200;
+    public static final int O_NOCTTY = 0400;
+    public static final int O_TRUNC = 01000;
+    public static final int O_NONBLOCK = 04000;
+    public static final int O_DIRECT = 040000;
+    public static final int O_CLOEXEC = 02000000;
+
+    public static final int RWF_HIPRI = 0x1;
+    public static final int RWF_DSYNC = 0x2;
+    public static final int RWF_SYNC = 0x4;
+    public static final int RWF_NOWAIT = 0x8;
+
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+
+    public static final int AT_FDCWD = -100;
+    public static final int AT_EMPTY_PATH = 0x1000;
+    public static final int AT_SYMLINK_NOFOLLOW = 0x100;
+
+    public static final int STATX_TYPE = 0x1;
+    public static final int STATX_MODE = 0x2;
+    public static final int STATX_SIZE = 0x200;
+    public static final int STATX_BLOCKS = 0x400;
+    public static final int STATX_BASIC_STATS = 0x7ff;
+    public static final int STATX_DIOALIGN = 0x2000;
+
+    public static final int S_IFMT = 0170000;
+    public static final int S_IFREG = 0100000;
+    public static final int S_IFBLK = 0060000;
+    public static final int S_IFCHR = 0020000;
+    public static final int S_IFDIR = 0040000;
+
+    public static final int PR_SET_NAME = 15;
+    public static final int PR_SET_IO_FLUSHER = 57;
+
+    public static final int PROT_READ = 0x1;
+    public static final int PROT_WRITE = 0x2;
+    public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
+    public static final int MAP_POPULATE = 0x8000;
+
+    public static final int EFD_CLOEXEC = O_CLOEXEC;
+    public static final int EFD_NONBLOCK = O_NONBLOCK;
+
+    public static final long BLKGETSIZE64 = Integer.toUnsignedLong(Ioctl.ior((char) 0x12, 114, 8));
+    public static final long BLKSSZGET = Ioctl.io((char) 0x12, 104);
+    public static final long BLKPBSZGET = Ioctl.io((char) 0x12, 123);
+
+    public static final long __NR_io_uring_setup = 425;
+    public static final long __NR_io_uring_enter = 426;
+    public static final long __NR_io_uring_register = 427;
+    public static final long __NR_gettid = 186;
+}
