@@ -1,0 +1,495 @@
+package io.jublk.uring;
+
+import static io.jublk.uapi.IoUringUapi.IORING_ENTER_GETEVENTS;
+import static io.jublk.uapi.IoUringUapi.IORING_FEAT_SINGLE_MMAP;
+import static io.jublk.uapi.IoUringUapi.IORING_OFF_CQ_RING;
+import static io.jublk.uapi.IoUringUapi.IORING_OFF_SQES;
+import static io.jublk.uapi.IoUringUapi.IORING_OFF_SQ_RING;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_CQE32;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_CQSIZE;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
+import static io.jublk.uapi.IoUringUapi.IORING_SQ_CQ_OVERFLOW;
+import static io.jublk.uapi.IoUringUapi.IORING_SQ_TASKRUN;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import io.jublk.sys.Errno;
+import io.jublk.sys.Fd;
+import io.jublk.sys.LibC;
+import io.jublk.sys.Mmap;
+import io.jublk.sys.NativeException;
+import io.jublk.uapi.IoCqringOffsets;
+import io.jublk.uapi.IoSqringOffsets;
+import io.jublk.uapi.IoUringCqe;
+import io.jublk.uapi.IoUringParams;
+import io.jublk.uapi.IoUringSqe;
+import io.jublk.uapi.IoUringUapi;
+import io.jublk.uapi.LinuxUapi;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One io_uring instance: the ring file descriptor, the SQ and CQ ring mappings and the SQE array, owned
+ * together and released together by {@link #close()}.
+ *
+ * <p>The ring logic is plain Java over the shared memory, as the kernel documents it: the application
+ * writes SQEs, then publishes the SQ tail with a <em>release</em> store; it reads the CQ tail with an
+ * <em>acquire</em> load, consumes the CQEs, and publishes the CQ head with a release store. The kernel does
+ * the mirror image. One thread owns a ring (the confined arena enforces it for queue rings).
+ *
+ * <p>Preparing, submitting and reaping allocate nothing: SQEs are written in place through offsets, and
+ * completions are delivered to a long-lived {@link CompletionHandler}.
+ */
+public final class IoUring implements AutoCloseable {
+    /** Int fields of the rings are accessed through this handle: (segment, byte offset). */
+    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+
+    private final Arena arena;
+    private final Fd fd;
+    private final int setupFlags;
+    private final int features;
+    private final MemorySegment capture;
+
+    private final MemorySegment sqRing;
+    private final MemorySegment sqes;
+    private final long sqHeadOff;
+    private final long sqTailOff;
+    private final long sqFlagsOff;
+    private final int sqMask;
+    private final int sqEntries;
+    private final int sqeSize;
+    private int sqeTail;
+
+    private final MemorySegment cqRing;
+    private final long cqHeadOff;
+    private final long cqTailOff;
+    private final long cqOverflowOff;
+    private final long cqesOff;
+    private final int cqMask;
+    private final int cqEntries;
+    private final int cqeSize;
+    private int cqHead;
+
+    private boolean closed;
+
+    private IoUring(Arena arena, Fd fd, MemorySegment params) {
+        this.arena = arena;
+        this.fd = fd;
+        this.setupFlags = params.get(JAVA_INT, IoUringParams.FLAGS);
+        this.features = params.get(JAVA_INT, IoUringParams.FEATURES);
+        this.capture = LibC.newCaptureState(arena);
+        this.sqEntries = params.get(JAVA_INT, IoUringParams.SQ_ENTRIES);
+        this.cqEntries = params.get(JAVA_INT, IoUringParams.CQ_ENTRIES);
+        this.sqeSize = (int) ((setupFlags & IORING_SETUP_SQE128) != 0 ? IoUringSqe.SIZE128 : IoUringSqe.SIZE);
+        this.cqeSize = (int) ((setupFlags & IORING_SETUP_CQE32) != 0 ? 2 * IoUringCqe.SIZE : IoUringCqe.SIZE);
+
+        long sq = IoUringParams.SQ_OFF;
+        long cq = IoUringParams.CQ_OFF;
+        long sqArray = params.get(JAVA_INT, sq + IoSqringOffsets.ARRAY);
+        long cqCqes = params.get(JAVA_INT, cq + IoCqringOffsets.CQES);
+        long sqRingSize = sqArray + (long) sqEntries * Integer.BYTES;
+        long cqRingSize = cqCqes + (long) cqEntries * cqeSize;
+
+        int prot = LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE;
+        int flags = LinuxUapi.MAP_SHARED | LinuxUapi.MAP_POPULATE;
+        if ((features & IORING_FEAT_SINGLE_MMAP) != 0) {
+            // Since 5.4 both rings live in one mapping; map the larger size once.
+            long size = Math.max(sqRingSize, cqRingSize);
+            this.sqRing = Mmap.map(arena, size, prot, flags, fd.get(), IORING_OFF_SQ_RING, "mmap io_uring rings");
+            this.cqRing = sqRing;
+        } else {
+            this.sqRing = Mmap.map(arena, sqRingSize, prot, flags, fd.get(), IORING_OFF_SQ_RING, "mmap io_uring SQ");
+            this.cqRing = Mmap.map(arena, cqRingSize, prot, flags, fd.get(), IORING_OFF_CQ_RING, "mmap io_uring CQ");
+        }
+        this.sqes = Mmap.map(arena, (long) sqEntries * sqeSize, prot, flags, fd.get(), IORING_OFF_SQES,
+                "mmap io_uring SQEs");
+
+        this.sqHeadOff = params.get(JAVA_INT, sq + IoSqringOffsets.HEAD);
+        this.sqTailOff = params.get(JAVA_INT, sq + IoSqringOffsets.TAIL);
+        this.sqFlagsOff = params.get(JAVA_INT, sq + IoSqringOffsets.FLAGS);
+        this.sqMask = sqRing.get(JAVA_INT, params.get(JAVA_INT, sq + IoSqringOffsets.RING_MASK));
+        this.cqHeadOff = params.get(JAVA_INT, cq + IoCqringOffsets.HEAD);
+        this.cqTailOff = params.get(JAVA_INT, cq + IoCqringOffsets.TAIL);
+        this.cqOverflowOff = params.get(JAVA_INT, cq + IoCqringOffsets.OVERFLOW);
+        this.cqMask = cqRing.get(JAVA_INT, params.get(JAVA_INT, cq + IoCqringOffsets.RING_MASK));
+        this.cqesOff = cqCqes;
+
+        // The SQ index array is an indirection jublk does not need: entry i always names SQE i.
+        for (int i = 0; i < sqEntries; i++) {
+            sqRing.set(JAVA_INT, sqArray + (long) i * Integer.BYTES, i);
+        }
+        this.sqeTail = (int) INT.getAcquire(sqRing, sqTailOff);
+        this.cqHead = (int) INT.getAcquire(cqRing, cqHeadOff);
+    }
+
+    /**
+     * Sets up a ring.
+     *
+     * @param entries   SQ size (rounded up to a power of two by the kernel)
+     * @param cqEntries CQ size, or 0 for the kernel's default (twice the SQ)
+     * @param required  IORING_SETUP_* flags the caller cannot do without; if the kernel lacks one, the error
+     *                  names it
+     * @param preferred flags used when the kernel has them (e.g. SINGLE_ISSUER, DEFER_TASKRUN), silently
+     *                  dropped one by one otherwise; {@link #setupFlags()} tells what was granted
+     * @param confined  true to confine the ring's memory to the calling thread (queue rings); false for a
+     *                  ring used from several threads in turn (the control ring)
+     */
+    public static IoUring open(int entries, int cqEntries, int required, int preferred, boolean confined) {
+        Arena arena = confined ? Arena.ofConfined() : Arena.ofShared();
+        try {
+            MemorySegment params = arena.allocate(IoUringParams.LAYOUT);
+            int extra = cqEntries > 0 ? IORING_SETUP_CQSIZE : 0;
+            int r = setup(params, entries, cqEntries, required | preferred | extra);
+            if (r == -Errno.EINVAL && preferred != 0) {
+                int granted = 0;
+                for (int bit = 0; bit < 32; bit++) {
+                    int f = 1 << bit;
+                    if ((preferred & f) != 0 && probe(arena, entries, required | granted | f | extra)) {
+                        granted |= f;
+                    }
+                }
+                r = setup(params, entries, cqEntries, required | granted | extra);
+            }
+            if (r == -Errno.EINVAL) {
+                for (int bit = 0; bit < 32; bit++) {
+                    int f = 1 << bit;
+                    if ((required & f) != 0 && !probe(arena, entries, f)) {
+                        throw new NativeException(Errno.EINVAL,
+                                "io_uring_setup: this kernel lacks " + IoUringFlags.setupFlagName(f));
+                    }
+                }
+            }
+            NativeException.check(r, "io_uring_setup(" + entries + " entries, flags "
+                    + IoUringFlags.describeSetup(required | preferred | extra) + ")");
+            Fd fd = Fd.adopt(r, "io_uring");
+            try {
+                return new IoUring(arena, fd, params);
+            } catch (RuntimeException | Error e) {
+                fd.close();
+                throw e;
+            }
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** A ring of {@code entries} with default flags, confined to the calling thread. */
+    public static IoUring open(int entries) {
+        return open(entries, 0, 0, 0, true);
+    }
+
+    private static int setup(MemorySegment params, int entries, int cqEntries, int flags) {
+        params.fill((byte) 0);
+        params.set(JAVA_INT, IoUringParams.FLAGS, flags);
+        params.set(JAVA_INT, IoUringParams.CQ_ENTRIES, cqEntries);
+        return (int) LibC.rawSyscall(LinuxUapi.__NR_io_uring_setup, entries, params.address(), 0, 0, 0, 0);
+    }
+
+    private static boolean probe(Arena arena, int entries, int flags) {
+        MemorySegment p = arena.allocate(IoUringParams.LAYOUT);
+        p.set(JAVA_INT, IoUringParams.FLAGS, flags);
+        p.set(JAVA_INT, IoUringParams.CQ_ENTRIES, entries * 2);
+        int r = (int) LibC.rawSyscall(LinuxUapi.__NR_io_uring_setup, entries, p.address(), 0, 0, 0, 0);
+        if (r >= 0) {
+            LibC.rawClose(r);
+        }
+        return r >= 0;
+    }
+
+    // ---- submission -------------------------------------------------------------------------------------
+
+    /**
+     * Takes the next free SQE, zeroed, and returns its byte offset in {@link #sqes()}. When the SQ is full,
+     * submits what is queued to make room; returns -1 only if the kernel takes nothing right now (then reap
+     * completions and try again).
+     */
+    public long nextSqe() {
+        int head = (int) INT.getAcquire(sqRing, sqHeadOff);
+        if (sqeTail - head >= sqEntries) {
+            submit();
+            head = (int) INT.getAcquire(sqRing, sqHeadOff);
+            if (sqeTail - head >= sqEntries) {
+                return -1;
+            }
+        }
+        long off = (long) (sqeTail & sqMask) * sqeSize;
+        for (int i = 0; i < sqeSize; i += Long.BYTES) {
+            sqes.set(JAVA_LONG, off + i, 0L);
+        }
+        sqeTail++;
+        return off;
+    }
+
+    /** Like {@link #nextSqe()} but throws when no SQE can be had. */
+    public long sqe() {
+        long off = nextSqe();
+        if (off < 0) {
+            throw new IllegalStateException("io_uring submission queue full and the kernel takes no more");
+        }
+        return off;
+    }
+
+    /** SQEs queued here but not yet consumed by the kernel. */
+    public int pending() {
+        return sqeTail - (int) INT.getAcquire(sqRing, sqHeadOff);
+    }
+
+    /** The SQE array; payloads (e.g. a URING_CMD's command area) are written through it. */
+    public MemorySegment sqes() {
+        return sqes;
+    }
+
+    public void prepRw(long sqe, int opcode, int fd, long addr, int len, long offset, long userData) {
+        sqes.set(JAVA_BYTE, sqe + IoUringSqe.OPCODE, (byte) opcode);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.FD, fd);
+        sqes.set(JAVA_LONG, sqe + IoUringSqe.OFF, offset);
+        sqes.set(JAVA_LONG, sqe + IoUringSqe.ADDR, addr);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.LEN, len);
+        sqes.set(JAVA_LONG, sqe + IoUringSqe.USER_DATA, userData);
+    }
+
+    public void prepNop(long sqe, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_NOP, -1, 0, 0, 0, userData);
+    }
+
+    /** IORING_OP_READ: read {@code len} bytes at file {@code offset} into {@code addr}. */
+    public void prepRead(long sqe, int fd, long addr, int len, long offset, int rwFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_READ, fd, addr, len, offset, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
+    }
+
+    /** IORING_OP_WRITE; {@code rwFlags} e.g. RWF_DSYNC for a FUA write. */
+    public void prepWrite(long sqe, int fd, long addr, int len, long offset, int rwFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_WRITE, fd, addr, len, offset, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
+    }
+
+    /** IORING_OP_READ_FIXED from a buffer registered at {@code bufIndex}. */
+    public void prepReadFixed(long sqe, int fd, long addr, int len, long offset, int bufIndex, int rwFlags,
+            long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_READ_FIXED, fd, addr, len, offset, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
+        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
+    }
+
+    public void prepWriteFixed(long sqe, int fd, long addr, int len, long offset, int bufIndex, int rwFlags,
+            long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_WRITE_FIXED, fd, addr, len, offset, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
+        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
+    }
+
+    /** IORING_OP_FSYNC; {@code fsyncFlags} IORING_FSYNC_DATASYNC for fdatasync. */
+    public void prepFsync(long sqe, int fd, int fsyncFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_FSYNC, fd, 0, 0, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.FSYNC_FLAGS, fsyncFlags);
+    }
+
+    /** IORING_OP_FALLOCATE: the kernel takes the mode in {@code len} and the length in {@code addr}. */
+    public void prepFallocate(long sqe, int fd, int mode, long offset, long length, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_FALLOCATE, fd, length, mode, offset, userData);
+    }
+
+    /**
+     * IORING_OP_URING_CMD with the 32-bit {@code cmd_op}; returns the byte offset in {@link #sqes()} of the
+     * command area (16 bytes, or 80 on an SQE128 ring) for the caller to fill.
+     */
+    public long prepUringCmd(long sqe, int fd, int cmdOp, long userData) {
+        sqes.set(JAVA_BYTE, sqe + IoUringSqe.OPCODE, (byte) IoUringUapi.IORING_OP_URING_CMD);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.FD, fd);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.CMD_OP, cmdOp);
+        sqes.set(JAVA_LONG, sqe + IoUringSqe.USER_DATA, userData);
+        return sqe + IoUringSqe.CMD;
+    }
+
+    /** ORs IOSQE_* flags (e.g. IOSQE_FIXED_FILE) into an SQE. */
+    public void sqeFlags(long sqe, int iosqeFlags) {
+        byte old = sqes.get(JAVA_BYTE, sqe + IoUringSqe.FLAGS);
+        sqes.set(JAVA_BYTE, sqe + IoUringSqe.FLAGS, (byte) (old | iosqeFlags));
+    }
+
+    /** Size of the command area of this ring's SQEs. */
+    public int cmdAreaBytes() {
+        return (int) (sqeSize == IoUringSqe.SIZE128 ? IoUringSqe.CMD_BYTES_128 : IoUringSqe.CMD_BYTES);
+    }
+
+    /**
+     * Publishes queued SQEs and calls io_uring_enter without waiting. Returns the number the kernel took, or
+     * a negative errno (EAGAIN/EBUSY: reap completions first).
+     */
+    public int submit() {
+        return enter(0, 0);
+    }
+
+    /**
+     * Publishes queued SQEs and waits until at least {@code waitNr} completions are available. With
+     * DEFER_TASKRUN this is also where the kernel runs the ring's deferred work and posts completions.
+     * Returns the number of SQEs the kernel took, or a negative errno other than EINTR.
+     */
+    public int submitAndWait(int waitNr) {
+        return enter(waitNr, IORING_ENTER_GETEVENTS);
+    }
+
+    /** Lets the kernel post pending completions (deferred task work, CQ overflow) without waiting. */
+    public int getEvents() {
+        return enter(0, IORING_ENTER_GETEVENTS);
+    }
+
+    private int enter(int waitNr, int flags) {
+        INT.setRelease(sqRing, sqTailOff, sqeTail);
+        int toSubmit = sqeTail - (int) INT.getAcquire(sqRing, sqHeadOff);
+        if (toSubmit == 0 && waitNr == 0 && !needsEnterForCompletions(flags)) {
+            return 0;
+        }
+        for (;;) {
+            long r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_enter, fd.get(), toSubmit, waitNr, flags,
+                    0, 0);
+            if (r != -Errno.EINTR) {
+                return (int) r;
+            }
+        }
+    }
+
+    private boolean needsEnterForCompletions(int flags) {
+        if ((flags & IORING_ENTER_GETEVENTS) == 0) {
+            return false;
+        }
+        int sqFlags = (int) INT.getAcquire(sqRing, sqFlagsOff);
+        return (setupFlags & IORING_SETUP_DEFER_TASKRUN) != 0
+                || (sqFlags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
+    }
+
+    // ---- completion -------------------------------------------------------------------------------------
+
+    /**
+     * Hands every available completion to {@code handler}, in order, and returns how many there were. If the
+     * kernel had to hold completions back because the CQ was full (IORING_SQ_CQ_OVERFLOW; no completion is
+     * lost with IORING_FEAT_NODROP), they are flushed into the ring and delivered too.
+     */
+    public int forEachCompletion(CompletionHandler handler) {
+        int n = 0;
+        for (;;) {
+            int tail = (int) INT.getAcquire(cqRing, cqTailOff);
+            if (cqHead == tail) {
+                if ((((int) INT.getAcquire(sqRing, sqFlagsOff)) & IORING_SQ_CQ_OVERFLOW) != 0) {
+                    int r = enter(0, IORING_ENTER_GETEVENTS);
+                    if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                        throw new NativeException(r, "io_uring_enter to flush completions");
+                    }
+                    if (cqHead != (int) INT.getAcquire(cqRing, cqTailOff)) {
+                        continue;
+                    }
+                }
+                return n;
+            }
+            while (cqHead != tail) {
+                long off = cqesOff + (long) (cqHead & cqMask) * cqeSize;
+                long userData = cqRing.get(JAVA_LONG, off + IoUringCqe.USER_DATA);
+                int res = cqRing.get(JAVA_INT, off + IoUringCqe.RES);
+                int flags = cqRing.get(JAVA_INT, off + IoUringCqe.FLAGS);
+                cqHead++;
+                // Publish before the handler runs: the slot's content is copied, the kernel may reuse it.
+                INT.setRelease(cqRing, cqHeadOff, cqHead);
+                n++;
+                handler.onCompletion(userData, res, flags);
+            }
+        }
+    }
+
+    /** Completions in the CQ not yet consumed. */
+    public int ready() {
+        return (int) INT.getAcquire(cqRing, cqTailOff) - cqHead;
+    }
+
+    /** CQEs the kernel dropped for lack of room (only possible without IORING_FEAT_NODROP). */
+    public int droppedCompletions() {
+        return (int) INT.getAcquire(cqRing, cqOverflowOff);
+    }
+
+    // ---- registration -----------------------------------------------------------------------------------
+
+    /** IORING_REGISTER_FILES: {@code fds[i]} becomes fixed file {@code i} (use IOSQE_FIXED_FILE and fd = i). */
+    public void registerFiles(int... fds) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment array = a.allocateFrom(JAVA_INT, fds);
+            register(IoUringUapi.IORING_REGISTER_FILES, array.address(), fds.length, "IORING_REGISTER_FILES");
+        }
+    }
+
+    public void unregisterFiles() {
+        register(IoUringUapi.IORING_UNREGISTER_FILES, 0, 0, "IORING_UNREGISTER_FILES");
+    }
+
+    /** IORING_REGISTER_BUFFERS: {@code buffers[i]} becomes fixed buffer {@code i} for READ/WRITE_FIXED. */
+    public void registerBuffers(MemorySegment... buffers) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment iovecs = a.allocate(16L * buffers.length, 8);
+            for (int i = 0; i < buffers.length; i++) {
+                iovecs.set(JAVA_LONG, 16L * i, buffers[i].address());
+                iovecs.set(JAVA_LONG, 16L * i + 8, buffers[i].byteSize());
+            }
+            register(IoUringUapi.IORING_REGISTER_BUFFERS, iovecs.address(), buffers.length,
+                    "IORING_REGISTER_BUFFERS");
+        }
+    }
+
+    public void unregisterBuffers() {
+        register(IoUringUapi.IORING_UNREGISTER_BUFFERS, 0, 0, "IORING_UNREGISTER_BUFFERS");
+    }
+
+    private void register(int opcode, long arg, int nrArgs, String what) {
+        long r;
+        do {
+            r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(), opcode, arg, nrArgs, 0, 0);
+        } while (r == -Errno.EINTR);
+        NativeException.check(r, what);
+    }
+
+    // ---- facts ------------------------------------------------------------------------------------------
+
+    /** The IORING_SETUP_* flags the ring was created with (what the kernel granted). */
+    public int setupFlags() {
+        return setupFlags;
+    }
+
+    /** IORING_FEAT_* reported by the kernel. */
+    public int features() {
+        return features;
+    }
+
+    public int sqEntries() {
+        return sqEntries;
+    }
+
+    public int cqEntries() {
+        return cqEntries;
+    }
+
+    public int sqeSize() {
+        return sqeSize;
+    }
+
+    public int fd() {
+        return fd.get();
+    }
+
+    /** Unmaps the rings and closes the ring fd; pending operations are cancelled by the kernel. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            arena.close();
+        } finally {
+            fd.close();
+        }
+    }
+}
