@@ -1,0 +1,31 @@
+package io.jublk.queue;
+
+/**
+ * Serves the requests of one hardware queue; created by {@link Target#openQueue(QueueContext)} on the queue's
+ * thread and only ever called from it. Requests arrive already checked (sector range, length, operation).
+ *
+ * <p>A handler either answers a request at once — {@link #handle(Request)} returns the result — or starts
+ * asynchronous operations on the queue's io_uring through its {@link QueueContext} and returns
+ * {@link #QUEUED}; each of those operations then comes back through {@link #ioDone(Request, int, int)}.
+ * Results are what the block layer expects: bytes transferred for READ/WRITE, 0 for the others, or a negative
+ * errno. Nothing here should allocate or block.
+ */
+public interface QueueHandler extends AutoCloseable {
+    /** "The answer comes later, through {@link #ioDone}". */
+    int QUEUED = Integer.MIN_VALUE;
+
+    int handle(Request request);
+
+    /**
+     * An operation started for {@code request} completed with {@code res} (bytes or negative errno); {@code sub}
+     * is what the handler passed when starting it. Returns the request's result, or {@link #QUEUED} if it
+     * started more operations (e.g. to continue a short read).
+     */
+    default int ioDone(Request request, int sub, int res) {
+        throw new IllegalStateException(getClass().getSimpleName() + " started I/O but does not handle ioDone");
+    }
+
+    /** Called on the queue thread after the queue stopped. */
+    @Override
+    default void close() {}
+}

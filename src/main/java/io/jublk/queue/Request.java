@@ -1,0 +1,101 @@
+package io.jublk.queue;
+
+import io.jublk.uapi.Ublk;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One ublk request as a target sees it. There is one {@code Request} per tag, created when the queue
+ * starts and reused for every I/O on that tag; its fields are (re)decoded from the tag's
+ * {@code ublksrv_io_desc} and checked before the target is called.
+ *
+ * <p>For READ the target fills {@link #buffer()} with {@link #length()} bytes (the kernel copies them to the
+ * request's pages after the commit); for WRITE the kernel has already copied the data in.
+ */
+public final class Request {
+    private final int tag;
+    private final MemorySegment buffer;
+    private final long bufferAddress;
+
+    int op;
+    int flags;
+    long startSector;
+    int sectors;
+    long startNanos;
+
+    /** Free for the target: e.g. how many bytes of a READ/WRITE are done, when continuing a short one. */
+    public long scratch;
+
+    Request(int tag, MemorySegment buffer) {
+        this.tag = tag;
+        this.buffer = buffer;
+        this.bufferAddress = buffer.address();
+    }
+
+    public int tag() {
+        return tag;
+    }
+
+    /** UBLK_IO_OP_*. */
+    public int op() {
+        return op;
+    }
+
+    /** UBLK_IO_F_* (already shifted: compare with the constants directly). */
+    public int flags() {
+        return flags;
+    }
+
+    /** Force unit access: the write must be durable when it completes. */
+    public boolean fua() {
+        return (flags & Ublk.UBLK_IO_F_FUA) != 0;
+    }
+
+    /** For WRITE_ZEROES: the device must not deallocate (punch) the range. */
+    public boolean noUnmap() {
+        return (flags & Ublk.UBLK_IO_F_NOUNMAP) != 0;
+    }
+
+    public long startSector() {
+        return startSector;
+    }
+
+    public int sectors() {
+        return sectors;
+    }
+
+    /** Byte offset on the device. */
+    public long offset() {
+        return startSector << 9;
+    }
+
+    /** Bytes to transfer (READ/WRITE) or affected (DISCARD/WRITE_ZEROES). */
+    public long length() {
+        return (long) sectors << 9;
+    }
+
+    /** The tag's data buffer (its full capacity; the request uses the first {@link #length()} bytes). */
+    public MemorySegment buffer() {
+        return buffer;
+    }
+
+    public long bufferAddress() {
+        return bufferAddress;
+    }
+
+    public static String opName(int op) {
+        return switch (op) {
+            case Ublk.UBLK_IO_OP_READ -> "read";
+            case Ublk.UBLK_IO_OP_WRITE -> "write";
+            case Ublk.UBLK_IO_OP_FLUSH -> "flush";
+            case Ublk.UBLK_IO_OP_DISCARD -> "discard";
+            case Ublk.UBLK_IO_OP_WRITE_ZEROES -> "write_zeroes";
+            case Ublk.UBLK_IO_OP_WRITE_SAME -> "write_same";
+            default -> "op" + op;
+        };
+    }
+
+    @Override
+    public String toString() {
+        return opName(op) + " tag " + tag + " sector " + startSector + " +" + sectors;
+    }
+}

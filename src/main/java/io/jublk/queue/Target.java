@@ -1,0 +1,50 @@
+package io.jublk.queue;
+
+import io.jublk.ctrl.DeviceParams;
+import java.util.Map;
+
+/**
+ * A ublk target: what serves a block device's requests. This is jublk's public SPI; {@code null} and
+ * {@code loop} are its first implementations, and a new one (a RAM disk, a remote store) is one class.
+ *
+ * <p>The server owns everything else: the control commands, one thread and one io_uring per hardware queue,
+ * the fetch/commit cycle, per-tag buffers, request checking and metrics.
+ */
+public interface Target extends AutoCloseable {
+    /** Short name shown by {@code ublk list}, e.g. "loop". */
+    String name();
+
+    /**
+     * The device parameters: size, block sizes, attributes (volatile cache, FUA, read-only) and limits.
+     *
+     * @param maxIoBytes the per-request maximum the server's buffers allow
+     */
+    DeviceParams params(int maxIoBytes);
+
+    /** Target facts for {@code ublk list} and the state file, e.g. {@code file} and {@code mode}. */
+    default Map<String, String> describe() {
+        return Map.of();
+    }
+
+    /**
+     * Whether the queue should register its request buffers with io_uring as fixed buffers, so file reads
+     * and writes use READ_FIXED/WRITE_FIXED (no page pinning per I/O). Worth it for targets doing file I/O.
+     */
+    default boolean wantsFixedBuffers() {
+        return false;
+    }
+
+    /** Creates the handler of one hardware queue, on that queue's thread. */
+    QueueHandler openQueue(QueueContext queue);
+
+    /**
+     * Makes everything acknowledged durable; called once all queues have stopped, before {@link #close()}.
+     * Returns 0 or a negative errno.
+     */
+    default int flush() {
+        return 0;
+    }
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,469 @@
+package io.jublk.queue;
+
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SINGLE_ISSUER;
+import static io.jublk.uapi.IoUringUapi.IOSQE_FIXED_FILE;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import io.jublk.sys.Errno;
+import io.jublk.sys.Fd;
+import io.jublk.sys.LibC;
+import io.jublk.sys.Mmap;
+import io.jublk.sys.NativeException;
+import io.jublk.uapi.IoUringUapi;
+import io.jublk.uapi.Layouts;
+import io.jublk.uapi.LinuxUapi;
+import io.jublk.uapi.Ublk;
+import io.jublk.uapi.UblksrvIoCmd;
+import io.jublk.uapi.UblksrvIoDesc;
+import io.jublk.uring.CompletionHandler;
+import io.jublk.uring.IoUring;
+import io.jublk.uring.UserData;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The runtime of one hardware queue: its own platform thread, io_uring, descriptor mapping and request
+ * buffers, all owned by that thread (a confined arena) and released when it ends.
+ *
+ * <p>The cycle, per tag: FETCH_REQ once at start; when it completes the descriptor names a request, which is
+ * checked and handed to the target; the target's answer goes back with COMMIT_AND_FETCH_REQ, which also
+ * fetches the tag's next request. The kernel ends the cycle by completing the outstanding fetches with
+ * UBLK_IO_RES_ABORT (STOP_DEV); once every tag is aborted and no target operation is in flight the thread
+ * exits.
+ *
+ * <p>FETCH and COMMIT of a tag must come from the same OS thread (the 7.x driver enforces a per-I/O daemon
+ * task), hence a platform thread, never a virtual one. All submissions of a loop turn go to the kernel in one
+ * io_uring_enter, which also waits for the next completions.
+ */
+public final class UblkQueue implements CompletionHandler, Runnable {
+    private static final System.Logger LOG = System.getLogger(UblkQueue.class.getName());
+
+    static final int KIND_UBLK = 1;
+    static final int KIND_TARGET = 2;
+    static final int KIND_WAKE = 3;
+
+    private static final byte FETCHING = 1;
+    private static final byte SERVING = 2;
+    private static final byte DONE = 3;
+
+    /** io_uring refuses a single registered buffer larger than 1 GiB. */
+    private static final long MAX_FIXED_BUFFER = 1L << 30;
+
+    /** Everything the queue needs to know about its device. */
+    public record Config(int devId, int queueId, int depth, int ioDescSize, int bufferBytes, int ublkcFd,
+            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher) {}
+
+    private final Config cfg;
+    private final Target target;
+    private final QueueStats stats;
+    private final Thread thread;
+    private final Runnable onExit;
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private final Fd wake;
+    private volatile boolean stopRequested;
+    private volatile Throwable failure;
+
+    // Owned by the queue thread.
+    private IoUring ring;
+    private MemorySegment descriptors;
+    private Request[] requests;
+    private byte[] state;
+    private long[] backendStart;
+    private int[] backendOps;
+    private int active;
+    private int backendInflight;
+    private QueueHandler handler;
+    private boolean fixedBuffers;
+    private boolean abandon;
+    private MemorySegment wakeBuf;
+    private final Context context = new Context();
+    private final List<Integer> files = new ArrayList<>();
+    private boolean registering;
+    private final boolean[] reportedErrno = new boolean[QueueStats.MAX_ERRNO + 1];
+
+    /**
+     * @param onExit run on the queue thread when it ends, whatever the reason (e.g. to wake the daemon's main
+     *               thread)
+     */
+    public UblkQueue(Config cfg, Target target, QueueStats stats, Runnable onExit) {
+        this.cfg = cfg;
+        this.target = target;
+        this.stats = stats;
+        this.onExit = onExit;
+        this.wake = Fd.adopt(NativeException.check(LibC.rawEventfd(0, LinuxUapi.EFD_CLOEXEC),
+                "eventfd for queue " + cfg.queueId()), "eventfd");
+        this.thread = Thread.ofPlatform().name("ublk" + cfg.devId() + "-q" + cfg.queueId()).unstarted(this);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    /**
+     * Waits until every tag has a FETCH_REQ outstanding (the condition START_DEV waits for) or the queue
+     * failed; rethrows the failure.
+     */
+    public boolean awaitReady(long timeout, TimeUnit unit) throws InterruptedException {
+        boolean ok = ready.await(timeout, unit);
+        Throwable f = failure;
+        if (f instanceof RuntimeException re) {
+            throw re;
+        }
+        if (f != null) {
+            throw new IllegalStateException("queue " + cfg.queueId() + " failed", f);
+        }
+        return ok;
+    }
+
+    /**
+     * Makes the thread leave its loop at once without waiting for the kernel to abort its fetches; closing its
+     * ring then cancels them. For tearing down a queue whose device never started or cannot be stopped.
+     */
+    public void abandon() {
+        stopRequested = true;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(JAVA_LONG);
+            one.set(JAVA_LONG, 0, 1L);
+            LibC.rawWrite(wake.get(), one, 8);
+        } catch (IllegalStateException closed) {
+            // The thread already ended and closed its eventfd.
+        }
+    }
+
+    public boolean join(long timeout, TimeUnit unit) throws InterruptedException {
+        return thread.join(java.time.Duration.ofNanos(unit.toNanos(timeout)));
+    }
+
+    public boolean isAlive() {
+        return thread.isAlive();
+    }
+
+    public Throwable failure() {
+        return failure;
+    }
+
+    public int queueId() {
+        return cfg.queueId();
+    }
+
+    @Override
+    public void run() {
+        try (Arena arena = Arena.ofConfined()) {
+            setUp(arena);
+            ready.countDown();
+            loop();
+        } catch (Throwable t) {
+            failure = t;
+            LOG.log(Level.ERROR, "queue " + cfg.queueId() + " of device " + cfg.devId() + " failed: " + t, t);
+        } finally {
+            ready.countDown();
+            tearDown();
+            onExit.run();
+        }
+    }
+
+    private void setUp(Arena arena) {
+        pinAndMarkThread();
+        int depth = cfg.depth();
+        int sq = Integer.highestOneBit(Math.max(8, 2 * depth + 2) - 1) << 1;
+        ring = IoUring.open(Math.min(sq, 32768), Math.min(sq * 2, 65536), 0,
+                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN, true);
+
+        int page = LibC.pageSize();
+        long descStride = Layouts.roundUp((long) Ublk.UBLK_MAX_QUEUE_DEPTH * cfg.ioDescSize(), page);
+        long descBytes = Layouts.roundUp((long) depth * cfg.ioDescSize(), page);
+        // The kernel finds the queue from offset / stride; a wrong offset that lands on queue 0 is silently
+        // accepted, so this must be exact.
+        descriptors = Mmap.map(arena, descBytes, LinuxUapi.PROT_READ, LinuxUapi.MAP_SHARED | LinuxUapi.MAP_POPULATE,
+                cfg.ublkcFd(), Ublk.UBLKSRV_CMD_BUF_OFFSET + cfg.queueId() * descStride,
+                "mmap io descriptors of queue " + cfg.queueId() + " of device " + cfg.devId());
+
+        long stride = Layouts.roundUp(cfg.bufferBytes(), page);
+        MemorySegment buffers = Mmap.map(arena, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
+                LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap request buffers");
+        requests = new Request[depth];
+        for (int tag = 0; tag < depth; tag++) {
+            requests[tag] = new Request(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
+        }
+        state = new byte[depth];
+        backendStart = new long[depth];
+        backendOps = new int[depth];
+        wakeBuf = arena.allocate(8, 8);
+
+        files.add(cfg.ublkcFd());
+        registering = true;
+        handler = target.openQueue(context);
+        registering = false;
+        ring.registerFiles(files.stream().mapToInt(Integer::intValue).toArray());
+        if (target.wantsFixedBuffers() && buffers.byteSize() <= MAX_FIXED_BUFFER) {
+            ring.registerBuffers(buffers);
+            fixedBuffers = true;
+        }
+
+        armWake();
+        for (int tag = 0; tag < depth; tag++) {
+            ublkCmd(tag, Ublk.UBLK_U_IO_FETCH_REQ, 0);
+        }
+        active = depth;
+        int r = ring.submit();
+        if (r < 0) {
+            throw new NativeException(r, "FETCH_REQ for queue " + cfg.queueId() + " of device " + cfg.devId());
+        }
+    }
+
+    private void pinAndMarkThread() {
+        if (!cfg.cpus().isEmpty()) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment mask = a.allocate(128);
+                for (int cpu : cfg.cpus()) {
+                    if (cpu < 1024) {
+                        mask.set(JAVA_BYTE, cpu / 8, (byte) (mask.get(JAVA_BYTE, cpu / 8) | (1 << (cpu % 8))));
+                    }
+                }
+                int r = LibC.rawSchedSetaffinity(0, 128, mask);
+                if (r < 0) {
+                    LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": cannot pin to CPUs " + cfg.cpus() + ": "
+                            + Errno.name(r));
+                }
+            }
+        }
+        if (cfg.ioFlusher()) {
+            // Memory reclaim must never wait for I/O on the device this thread serves.
+            int r = LibC.rawPrctl(LinuxUapi.PR_SET_IO_FLUSHER, 1, 0, 0, 0);
+            if (r < 0) {
+                LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": PR_SET_IO_FLUSHER refused: " + Errno.name(r));
+            }
+        }
+    }
+
+    private void loop() {
+        while (!abandon && (active > 0 || backendInflight > 0)) {
+            int r = ring.submitAndWait(1);
+            if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
+            }
+            ring.forEachCompletion(this);
+        }
+    }
+
+    private void tearDown() {
+        try {
+            if (handler != null) {
+                handler.close();
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "closing the target's queue handler: " + e);
+        }
+        if (ring != null) {
+            // Closing the ring cancels what is still outstanding (fetches of an abandoned queue, the wake read).
+            ring.close();
+        }
+        wake.close();
+    }
+
+    // ---- completions ------------------------------------------------------------------------------------
+
+    @Override
+    public void onCompletion(long userData, int res, int flags) {
+        int tag = UserData.tag(userData);
+        switch (UserData.kind(userData)) {
+            case KIND_UBLK -> ublkDone(tag, res);
+            case KIND_TARGET -> targetDone(tag, UserData.sub(userData), res);
+            case KIND_WAKE -> {
+                if (stopRequested) {
+                    abandon = true;
+                } else {
+                    armWake();
+                }
+            }
+            default -> LOG.log(Level.WARNING, "completion with unknown user_data " + Long.toHexString(userData));
+        }
+    }
+
+    private void ublkDone(int tag, int res) {
+        if (res == Ublk.UBLK_IO_RES_OK) {
+            serve(tag);
+        } else {
+            // UBLK_IO_RES_ABORT: the device is stopping, this tag gets no more requests. Anything else means the
+            // kernel refused the command; the tag is lost either way.
+            if (res != Ublk.UBLK_IO_RES_ABORT) {
+                LOG.log(Level.ERROR, "queue " + cfg.queueId() + " tag " + tag + ": FETCH/COMMIT failed: "
+                        + Errno.name(res));
+            }
+            state[tag] = DONE;
+            active--;
+        }
+    }
+
+    private void serve(int tag) {
+        Request r = requests[tag];
+        state[tag] = SERVING;
+        long desc = (long) tag * cfg.ioDescSize();
+        int opFlags = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.OP_FLAGS);
+        int nrSectors = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.NR_SECTORS);
+        long startSector = descriptors.get(JAVA_LONG, desc + UblksrvIoDesc.START_SECTOR);
+        r.startNanos = System.nanoTime();
+        stats.started();
+        int result = cfg.decoder().decode(r, opFlags, nrSectors, startSector);
+        if (result == 0) {
+            try {
+                result = handler.handle(r);
+            } catch (RuntimeException e) {
+                result = targetFailed(r, e);
+            }
+        }
+        if (result != QueueHandler.QUEUED) {
+            commit(r, result);
+        }
+    }
+
+    private void targetDone(int tag, int sub, int res) {
+        Request r = requests[tag];
+        backendInflight--;
+        if (--backendOps[tag] == 0) {
+            stats.backendDone(System.nanoTime() - backendStart[tag]);
+        }
+        int result;
+        try {
+            result = handler.ioDone(r, sub, res);
+        } catch (RuntimeException e) {
+            result = targetFailed(r, e);
+        }
+        if (result != QueueHandler.QUEUED) {
+            if (backendOps[tag] != 0) {
+                // The target answered while operations of this request are still in flight: wait for them
+                // rather than commit a buffer the kernel may still write into.
+                LOG.log(Level.ERROR, "target answered " + r + " with operations still in flight");
+                return;
+            }
+            commit(r, result);
+        }
+    }
+
+    private int targetFailed(Request r, RuntimeException e) {
+        LOG.log(Level.ERROR, "target failed on " + r + ": " + e, e);
+        return -Errno.EIO;
+    }
+
+    private void commit(Request r, int result) {
+        if (result < 0) {
+            logOnce(r, result);
+        }
+        stats.completed(r.op, result, System.nanoTime() - r.startNanos);
+        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
+    }
+
+    private void logOnce(Request r, int result) {
+        int e = Math.min(-result, QueueStats.MAX_ERRNO);
+        if (!reportedErrno[e]) {
+            reportedErrno[e] = true;
+            LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " failed with " + Errno.name(result)
+                    + " (further " + Errno.name(result) + " errors are only counted)");
+        }
+    }
+
+    private void ublkCmd(int tag, int cmdOp, int result) {
+        long sqe = ring.sqe();
+        long cmd = ring.prepUringCmd(sqe, 0, cmdOp, UserData.encode(tag, KIND_UBLK, 0, 0));
+        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, requests[tag].bufferAddress());
+        state[tag] = FETCHING;
+    }
+
+    private void armWake() {
+        ring.prepRead(ring.sqe(), wake.get(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+    }
+
+    // ---- the context targets use ------------------------------------------------------------------------
+
+    private final class Context implements QueueContext {
+        @Override
+        public int deviceId() {
+            return cfg.devId();
+        }
+
+        @Override
+        public int queueId() {
+            return cfg.queueId();
+        }
+
+        @Override
+        public int depth() {
+            return cfg.depth();
+        }
+
+        @Override
+        public int registerFile(int fd) {
+            if (!registering) {
+                throw new IllegalStateException("registerFile is only allowed in Target.openQueue");
+            }
+            files.add(fd);
+            return files.size() - 1;
+        }
+
+        private long prep(Request r, int sub, long bufferOffset, int length) {
+            if (bufferOffset < 0 || length < 0 || bufferOffset + length > r.buffer().byteSize()) {
+                throw new IndexOutOfBoundsException("buffer range " + bufferOffset + "+" + length + " of " + r);
+            }
+            long sqe = ring.sqe();
+            if (backendOps[r.tag()]++ == 0) {
+                backendStart[r.tag()] = System.nanoTime();
+                stats.backendStarted();
+            }
+            backendInflight++;
+            return sqe;
+        }
+
+        private long ud(Request r, int sub) {
+            return UserData.encode(r.tag(), KIND_TARGET, sub, 0);
+        }
+
+        @Override
+        public void read(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags) {
+            long sqe = prep(r, sub, bufferOffset, length);
+            long addr = r.bufferAddress() + bufferOffset;
+            if (fixedBuffers) {
+                ring.prepReadFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
+            } else {
+                ring.prepRead(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+            }
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        @Override
+        public void write(Request r, int sub, int file, long fileOffset, long bufferOffset, int length,
+                int rwFlags) {
+            long sqe = prep(r, sub, bufferOffset, length);
+            long addr = r.bufferAddress() + bufferOffset;
+            if (fixedBuffers) {
+                ring.prepWriteFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
+            } else {
+                ring.prepWrite(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+            }
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        @Override
+        public void fsync(Request r, int sub, int file, boolean datasync) {
+            long sqe = prep(r, sub, 0, 0);
+            ring.prepFsync(sqe, file, datasync ? IoUringUapi.IORING_FSYNC_DATASYNC : 0, ud(r, sub));
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        @Override
+        public void fallocate(Request r, int sub, int file, int mode, long offset, long length) {
+            long sqe = prep(r, sub, 0, 0);
+            ring.prepFallocate(sqe, file, mode, offset, length, ud(r, sub));
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+    }
+}

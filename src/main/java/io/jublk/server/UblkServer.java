@@ -1,0 +1,336 @@
+package io.jublk.server;
+
+import io.jublk.ctrl.DeviceInfo;
+import io.jublk.ctrl.DeviceParams;
+import io.jublk.ctrl.UblkControl;
+import io.jublk.queue.QueueStats;
+import io.jublk.queue.RequestDecoder;
+import io.jublk.queue.Target;
+import io.jublk.queue.UblkQueue;
+import io.jublk.sys.Errno;
+import io.jublk.sys.Fd;
+import io.jublk.sys.LibC;
+import io.jublk.sys.NativeException;
+import io.jublk.uapi.LinuxUapi;
+import io.jublk.uapi.Ublk;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One ublk device served by this process, from ADD_DEV to DEL_DEV. The lifecycle is one readable sequence:
+ *
+ * <ol>
+ *   <li>ADD_DEV, then SET_PARAMS from the target's parameters;</li>
+ *   <li>open {@code /dev/ublkcN}; start one thread per queue (pinned to the CPUs GET_QUEUE_AFFINITY names),
+ *       each maps its descriptors and fetches every tag; wait until all are ready;</li>
+ *   <li>START_DEV with the process id: {@code /dev/ublkbN} appears;</li>
+ *   <li>on {@link #stop()}: STOP_DEV (the kernel drains in-flight requests, then aborts the fetches), the
+ *       queue threads exit, the target flushes and closes, the char device is closed, DEL_DEV.</li>
+ * </ol>
+ *
+ * If any step after ADD_DEV fails, the device is deleted again: no orphan devices.
+ */
+public final class UblkServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(UblkServer.class.getName());
+
+    /**
+     * @param devId      requested id, or -1 for the kernel's choice
+     * @param queues     hardware queues (the kernel clamps to the number of CPUs)
+     * @param depth      tags per queue
+     * @param maxIoBytes largest request, the size of each tag's buffer
+     * @param flags      UBLK_F_* to request (e.g. USER_RECOVERY)
+     * @param ioFlusher  mark queue threads PR_SET_IO_FLUSHER
+     */
+    public record Options(int devId, int queues, int depth, int maxIoBytes, long flags, boolean ioFlusher,
+            Duration readyTimeout) {
+        public static final int DEFAULT_MAX_IO_BYTES = 512 * 1024;
+
+        public Options {
+            if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
+                throw new IllegalArgumentException("queues must be 1.." + Ublk.UBLK_MAX_NR_QUEUES + ", not " + queues);
+            }
+            if (depth < 1 || depth > Ublk.UBLK_MAX_QUEUE_DEPTH) {
+                throw new IllegalArgumentException("depth must be 1.." + Ublk.UBLK_MAX_QUEUE_DEPTH + ", not " + depth);
+            }
+        }
+    }
+
+    private final UblkControl ctrl;
+    private final Target target;
+    private final Options options;
+    private final boolean recovering;
+    private DeviceInfo info;
+    private DeviceParams params;
+    private Fd ublkc;
+    private final List<UblkQueue> queues = new ArrayList<>();
+    private final List<QueueStats> stats = new ArrayList<>();
+    private final CountDownLatch queueExited = new CountDownLatch(1);
+    private boolean stopped;
+
+    private UblkServer(UblkControl ctrl, Target target, Options options, boolean recovering) {
+        this.ctrl = ctrl;
+        this.target = target;
+        this.options = options;
+        this.recovering = recovering;
+    }
+
+    /** Creates and starts a device served by {@code target}; returns once {@code /dev/ublkbN} is live. */
+    public static UblkServer start(Target target, Options options) {
+        UblkControl ctrl = UblkControl.open();
+        UblkServer server = new UblkServer(ctrl, target, options, false);
+        try {
+            server.add();
+        } catch (RuntimeException | Error e) {
+            ctrl.close();
+            throw e;
+        }
+        return server;
+    }
+
+    /**
+     * Takes over device {@code devId} whose server died (UBLK_F_USER_RECOVERY): START_USER_RECOVERY, queues
+     * fetch every tag, END_USER_RECOVERY with this process id. Requests that waited complete; with REISSUE,
+     * requests that were in flight are served again.
+     */
+    public static UblkServer recover(Target target, int devId, Duration readyTimeout, boolean ioFlusher) {
+        UblkControl ctrl = UblkControl.open();
+        try {
+            DeviceInfo info = ctrl.getDevInfo(devId);
+            Options o = new Options(devId, info.nrHwQueues(), info.queueDepth(), info.maxIoBufBytes(), info.flags(),
+                    ioFlusher, readyTimeout);
+            UblkServer server = new UblkServer(ctrl, target, o, true);
+            server.info = info;
+            server.takeOver();
+            return server;
+        } catch (RuntimeException | Error e) {
+            ctrl.close();
+            throw e;
+        }
+    }
+
+    private void add() {
+        info = ctrl.addDev(options.devId(), options.queues(), options.depth(), options.maxIoBytes(), options.flags());
+        LOG.log(Level.INFO, "ADD_DEV: device " + info.devId() + ", " + info.nrHwQueues() + " queue(s) of depth "
+                + info.queueDepth() + ", flags " + info.flagNames());
+        try {
+            params = target.params(info.maxIoBufBytes());
+            ctrl.setParams(info.devId(), params);
+            startQueues();
+            ctrl.startDev(info.devId(), LibC.getpid());
+            params = ctrl.getParams(info.devId());
+            info = ctrl.getDevInfo(info.devId());
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "starting device " + info.devId() + " failed, deleting it: " + e);
+            abort();
+            throw e;
+        }
+    }
+
+    private void takeOver() {
+        int devId = info.devId();
+        ctrl.startUserRecovery(devId);
+        try {
+            params = ctrl.getParams(devId);
+            startQueues();
+            ctrl.endUserRecovery(devId, LibC.getpid());
+            info = ctrl.getDevInfo(devId);
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.ERROR, "recovering device " + devId + " failed: " + e);
+            abandonQueues();
+            closeCharDevice();
+            throw e;
+        }
+    }
+
+    private void startQueues() {
+        int devId = info.devId();
+        Path charDev = Path.of(info.charDevice());
+        ublkc = Fd.open(charDev, LinuxUapi.O_RDWR | LinuxUapi.O_CLOEXEC, 0, "open " + charDev);
+        boolean readOnly = params.has(Ublk.UBLK_ATTR_READ_ONLY);
+        RequestDecoder decoder = new RequestDecoder(params.devSectors(), info.maxIoBufBytes(),
+                params.logicalBlockSize(), readOnly);
+        for (int q = 0; q < info.nrHwQueues(); q++) {
+            List<Integer> cpus = ctrl.getQueueAffinity(devId, q);
+            QueueStats s = new QueueStats(q);
+            UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
+                    info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher()), target, s,
+                    queueExited::countDown);
+            stats.add(s);
+            queues.add(queue);
+            queue.start();
+        }
+        long deadline = System.nanoTime() + options.readyTimeout().toNanos();
+        for (UblkQueue queue : queues) {
+            try {
+                long left = Math.max(0, deadline - System.nanoTime());
+                if (!queue.awaitReady(left, TimeUnit.NANOSECONDS)) {
+                    throw new IllegalStateException("queue " + queue.queueId() + " of device " + devId
+                            + " did not fetch its tags within " + options.readyTimeout().toSeconds() + " s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while starting queues", e);
+            }
+        }
+    }
+
+    /** Undoes a failed start: queues leave without the kernel's abort, the char device is closed, DEL_DEV. */
+    private void abort() {
+        abandonQueues();
+        closeCharDevice();
+        try {
+            ctrl.delDev(info.devId());
+        } catch (NativeException e) {
+            LOG.log(Level.ERROR, "could not delete device " + info.devId() + " after a failed start: " + e);
+        }
+        target.close();
+    }
+
+    private void abandonQueues() {
+        for (UblkQueue q : queues) {
+            q.abandon();
+        }
+        for (UblkQueue q : queues) {
+            try {
+                if (!q.join(30, TimeUnit.SECONDS)) {
+                    LOG.log(Level.ERROR, "queue " + q.queueId() + " did not exit");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private void closeCharDevice() {
+        if (ublkc != null) {
+            ublkc.close();
+        }
+    }
+
+    /** Blocks until a queue thread ends (the device was stopped, or a queue failed). */
+    public void awaitQueueExit() throws InterruptedException {
+        queueExited.await();
+    }
+
+    /**
+     * Stops and deletes the device: STOP_DEV lets the kernel finish in-flight requests (the queues are still
+     * serving) and abort the fetches; the queue threads then exit; the target makes everything durable and
+     * closes; the char device is closed (DEL_DEV waits for that); DEL_DEV. Idempotent.
+     *
+     * @return 0, or the first negative errno met on the way (the steps after it still run)
+     */
+    public synchronized int stop() {
+        if (stopped) {
+            return 0;
+        }
+        stopped = true;
+        int devId = info.devId();
+        int status = 0;
+        try {
+            ctrl.stopDev(devId);
+        } catch (NativeException e) {
+            LOG.log(Level.ERROR, "STOP_DEV failed: " + e);
+            status = -e.errno();
+        }
+        for (UblkQueue q : queues) {
+            try {
+                if (!q.join(60, TimeUnit.SECONDS)) {
+                    LOG.log(Level.ERROR, "queue " + q.queueId() + " still running 60 s after STOP_DEV; abandoning it");
+                    q.abandon();
+                    q.join(30, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        int flush = target.flush();
+        if (flush < 0) {
+            LOG.log(Level.ERROR, "flushing the target failed: " + Errno.name(flush));
+            status = status == 0 ? flush : status;
+        }
+        target.close();
+        closeCharDevice();
+        try {
+            ctrl.delDev(devId);
+        } catch (NativeException e) {
+            if (e.errno() != Errno.ENODEV) {
+                LOG.log(Level.ERROR, "DEL_DEV failed: " + e);
+                status = status == 0 ? -e.errno() : status;
+            }
+        }
+        LOG.log(Level.INFO, "device " + devId + " stopped and deleted");
+        return status;
+    }
+
+    /**
+     * Leaves the device to the kernel without stopping it: the queues are abandoned and the char device is
+     * closed, as if this process had died. With UBLK_F_USER_RECOVERY the device then waits for
+     * {@link #recover}; without, its I/O fails.
+     */
+    public synchronized void detach() {
+        stopped = true;
+        abandonQueues();
+        target.close();
+        closeCharDevice();
+    }
+
+    public DeviceInfo info() {
+        return info;
+    }
+
+    public DeviceParams params() {
+        return params;
+    }
+
+    public Target target() {
+        return target;
+    }
+
+    public boolean recovered() {
+        return recovering;
+    }
+
+    public List<QueueStats> stats() {
+        return Collections.unmodifiableList(stats);
+    }
+
+    /** Queue threads that ended with an error, as their exceptions. */
+    public List<Throwable> queueFailures() {
+        List<Throwable> f = new ArrayList<>();
+        for (UblkQueue q : queues) {
+            if (q.failure() != null) {
+                f.add(q.failure());
+            }
+        }
+        return f;
+    }
+
+    public boolean anyQueueAlive() {
+        return queues.stream().anyMatch(UblkQueue::isAlive);
+    }
+
+    public String blockDevice() {
+        return info.blockDevice();
+    }
+
+    /** Whether {@code /dev/ublkbN} exists. */
+    public boolean blockDeviceExists() {
+        return Files.exists(Path.of(blockDevice()));
+    }
+
+    @Override
+    public void close() {
+        try {
+            stop();
+        } finally {
+            ctrl.close();
+        }
+    }
+}
