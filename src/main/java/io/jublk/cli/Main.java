@@ -1,0 +1,78 @@
+package io.jublk.cli;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+
+/**
+ * {@code ublk}: the command line. Every failure ends as one line on stderr and a non-zero exit status
+ * (2 for bad input, 1 for everything else); nothing below this package prints or exits.
+ */
+@Command(name = "ublk", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Main.Version.class,
+        description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
+        subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class})
+public final class Main implements Runnable {
+    /** The arguments as given, so `add` can hand them to the daemon it starts. */
+    static String[] argv = new String[0];
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String... args) {
+        argv = args.clone();
+        Logging.configure();
+        CommandLine cl = commandLine();
+        return cl.execute(args);
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((ex, args) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            String msg = ex.getMessage().replaceAll("\\s+", " ").trim();
+            if (ex instanceof CommandLine.UnmatchedArgumentException u && "add".equals(ex.getCommandLine().getCommandName())
+                    && !u.getUnmatched().isEmpty()) {
+                msg = "unknown target '" + u.getUnmatched().get(0) + "': ublk add null|loop (ublk add --help)";
+            }
+            err.println("ublk: " + msg);
+            err.flush();
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            err.println("ublk: " + Errors.describe(ex));
+            err.flush();
+            if (Boolean.getBoolean("jublk.debug")) {
+                ex.printStackTrace();
+            }
+            return ex instanceof Errors.UserError ? 2 : 1;
+        });
+        return cl;
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(new CommandLine(this),
+                "missing command: add, del, list, features or recover (ublk --help)");
+    }
+
+    static final class Version implements IVersionProvider {
+        @Override
+        public String[] getVersion() throws Exception {
+            Properties p = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("/jublk-version.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            }
+            return new String[] {"jublk " + p.getProperty("version", "unknown")
+                    + " (Java " + Runtime.version() + ", " + System.getProperty("os.name") + " "
+                    + System.getProperty("os.version") + ")"};
+        }
+    }
+}
