@@ -1,0 +1,120 @@
+package io.jublk.vm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every guest scenario under {@code vm-tests/} (the {@code *.sh} files that carry a {@code # vm-test:}
+ * line), run against the real {@code ublk_drv} in a QEMU guest by {@code vm-tests/run}. The scenario's exit
+ * status is the verdict; the harness also fails a run whose kernel log shows a BUG, WARNING, Oops or hung
+ * task. A scenario's {@code # vm-test:} line holds the harness options it needs (e.g. {@code --disk 2G}).
+ *
+ * <p>Two VMs run at a time: with {@code -accel tcg,thread=single} each uses one host core.
+ */
+@Execution(ExecutionMode.CONCURRENT)
+class VmScenariosIT {
+    static Path repo() {
+        return Path.of(System.getProperty("jublk.repo", ".")).toAbsolutePath();
+    }
+
+    record Scenario(String name, List<String> options) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Scenario> scenarios() throws IOException {
+        List<Scenario> list = new ArrayList<>();
+        String only = System.getProperty("jublk.vm.only", "");
+        try (Stream<Path> files = Files.list(repo().resolve("vm-tests"))) {
+            for (Path p : files.filter(f -> f.toString().endsWith(".sh")).sorted().toList()) {
+                String name = p.getFileName().toString();
+                if (!only.isBlank() && !List.of(only.split(",")).contains(name)) {
+                    continue;
+                }
+                for (String line : Files.readAllLines(p)) {
+                    if (line.startsWith("# vm-test:")) {
+                        String opts = line.substring("# vm-test:".length()).trim();
+                        list.add(new Scenario(name, opts.isEmpty() ? List.of() : List.of(opts.split("\\s+"))));
+                        break;
+                    }
+                }
+            }
+        }
+        return list.stream();
+    }
+
+    @BeforeAll
+    static void qemuPresent() {
+        boolean qemu = Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64"));
+        if (!qemu) {
+            System.err.println("""
+
+                    ********************************************************************************
+                    *  VM TESTS SKIPPED: qemu-system-x86_64 is not installed, so the ublk scenarios  *
+                    *  cannot run against a real kernel. bin/test installs it (as root).           *
+                    ********************************************************************************
+                    """);
+        }
+        assumeTrue(qemu, "QEMU cannot run here");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("scenarios")
+    void scenario(Scenario s) throws Exception {
+        Path logs = repo().resolve("target/vm-tests");
+        Files.createDirectories(logs);
+        Path log = logs.resolve(s.name().replace(".sh", ".log"));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(repo().resolve("vm-tests/run").toString());
+        cmd.addAll(s.options());
+        cmd.add(s.name());
+        Process p = new ProcessBuilder(cmd).directory(repo().toFile()).redirectErrorStream(true).start();
+        List<String> failures = new ArrayList<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+                PrintWriter w = new PrintWriter(Files.newBufferedWriter(log))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                w.println(line);
+                w.flush();
+                System.out.println("[" + s.name() + "] " + line);
+                if (line.startsWith("FAIL")) {
+                    failures.add(line);
+                }
+            }
+        }
+        if (!p.waitFor(2, TimeUnit.HOURS)) {
+            p.destroyForcibly();
+            fail(s.name() + ": the harness did not end");
+        }
+        int rc = p.exitValue();
+        String why = switch (rc) {
+            case 0 -> "";
+            case 124 -> "the guest hung and was killed at the timeout";
+            case 125 -> "the guest kernel log shows BUG/WARNING/Oops/hung task";
+            case 126 -> "JVM crash in the guest (QEMU TCG), not a test verdict";
+            case 127 -> "harness failure (QEMU, kernel download, missing packages)";
+            default -> "scenario failed: " + String.join("; ", failures);
+        };
+        assertEquals(0, rc, s.name() + ": " + why + " (log: " + log + ")");
+    }
+}

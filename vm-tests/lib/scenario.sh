@@ -1,0 +1,86 @@
+# Helpers for guest scenarios (sourced, bash). A scenario prints one line per check and exits non-zero if
+# any failed; `finish` at the end does that. Devices a scenario adds are deleted on exit whatever happens.
+set -u
+
+SCENARIO_PASSED=0
+SCENARIO_FAILED=0
+
+ok() { echo "ok   - $*"; SCENARIO_PASSED=$((SCENARIO_PASSED + 1)); }
+fail() { echo "FAIL - $*"; SCENARIO_FAILED=$((SCENARIO_FAILED + 1)); }
+info() { echo "     # $*"; }
+
+# check DESCRIPTION COMMAND...: ok if the command succeeds (its output is shown on failure).
+check() {
+  local what="$1" out
+  shift
+  if out=$("$@" 2>&1); then ok "$what"; else fail "$what"; sed 's/^/     | /' <<<"$out" | tail -n 20; fi
+}
+
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+  if [[ "$2" == "$3" ]]; then ok "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# The device ids the kernel has right now, one per line.
+ublk_ids() { ls /sys/class/ublk-char-dev 2>/dev/null | sed -n 's/^ublkc//p' | sort -n; }
+
+# ublk processes (daemons and commands) still running.
+ublk_procs() { pgrep -f 'io\.jublk\.cli\.Main' || true; }
+
+# add_device ARGS...: `ublk add ARGS`, prints the block device path; fails the scenario if it does not work.
+add_device() {
+  local out
+  if ! out=$(ublk add "$@" 2>&1); then
+    fail "ublk add $*: $out"
+    return 1
+  fi
+  local dev
+  dev=$(head -n1 <<<"$out")
+  if [[ ! -b "$dev" ]]; then
+    fail "ublk add $*: first line '$dev' is not a block device"
+    return 1
+  fi
+  echo "$dev"
+}
+
+# The id N of /dev/ublkbN.
+dev_id() { echo "${1#/dev/ublkb}"; }
+
+# The pid of the daemon serving device id N (from the kernel's view via `ublk list --json`).
+daemon_pid() { ublk list -n "$1" --json | grep -o '"pid":[0-9]*' | cut -d: -f2; }
+
+# expect_fail DESCRIPTION COMMAND...: the command must fail with exactly one line on stderr and nothing on
+# stdout.
+expect_fail() {
+  local what="$1" out err rc
+  shift
+  out=$(mktemp) err=$(mktemp)
+  "$@" >"$out" 2>"$err"
+  rc=$?
+  if ((rc == 0)); then
+    fail "$what: exited 0"
+  elif [[ -s "$out" ]]; then
+    fail "$what: wrote to stdout: $(head -c 200 "$out")"
+  elif (($(wc -l <"$err") != 1)); then
+    fail "$what: expected one line on stderr, got $(wc -l <"$err"):"
+    sed 's/^/     | /' "$err" | head -n 10
+  else
+    ok "$what -> exit $rc: $(cat "$err")"
+  fi
+  rm -f "$out" "$err"
+}
+
+cleanup_devices() {
+  if [[ -n "$(ublk_ids)" ]]; then
+    ublk del --all >/dev/null 2>&1 || true
+    for id in $(ublk_ids); do ublk del -n "$id" >/dev/null 2>&1 || true; done
+  fi
+}
+trap cleanup_devices EXIT
+
+# finish: print the tally and exit with the scenario's status.
+finish() {
+  echo "# $SCENARIO_PASSED passed, $SCENARIO_FAILED failed"
+  ((SCENARIO_FAILED == 0))
+  exit $?
+}

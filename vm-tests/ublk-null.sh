@@ -1,0 +1,34 @@
+#!/bin/bash
+# ublk add null: a 1 GiB device appears, fio reads and writes it (io_uring, iodepth 32), ublk list shows it,
+# ublk del removes both the block and the char device.
+# vm-test:
+. "$(dirname "$0")/lib/scenario.sh"
+
+dev=$(add_device null --size 1G) || finish
+id=$(dev_id "$dev")
+info "device $dev"
+expect_eq "size is exactly 1 GiB" 1073741824 "$(blockdev --getsize64 "$dev")"
+expect_eq "logical block size" 512 "$(blockdev --getss "$dev")"
+check "fio 4k randread iodepth 32" fio --name=rr --filename="$dev" --ioengine=io_uring --direct=1 --rw=randread \
+  --bs=4k --iodepth=32 --size=256M --runtime=5 --time_based --output-format=terse
+check "fio 4k randwrite iodepth 32" fio --name=rw --filename="$dev" --ioengine=io_uring --direct=1 \
+  --rw=randwrite --bs=4k --iodepth=32 --size=256M --runtime=5 --time_based --output-format=terse
+check "reads return zeros (after writes)" \
+  cmp -n $((8 << 20)) "$dev" /dev/zero
+list=$(ublk list)
+echo "$list" | sed 's/^/     | /'
+check "ublk list shows the device as live null" grep -Eq "^$id +live +null +1 +128 +1G +$dev +/dev/ublkc$id" <<<"$list"
+json=$(ublk list -n "$id" --json)
+info "$json"
+for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"depth":128' '"size":1073741824' \
+  "\"block\":\"$dev\"" "\"char\":\"/dev/ublkc$id\"" '"pid":'; do
+  check "list --json has $field" grep -qF "$field" <<<"$json"
+done
+pid=$(daemon_pid "$id")
+check "the daemon ($pid) is alive" kill -0 "$pid"
+check "ublk del -n $id" ublk del -n "$id"
+check "$dev is gone" test ! -e "$dev"
+check "/dev/ublkc$id is gone" test ! -e "/dev/ublkc$id"
+check "the daemon exited" sh -c "! kill -0 $pid 2>/dev/null"
+check "no state file left" test ! -e "/run/jublk/ublk$id.properties"
+finish
