@@ -60,9 +60,17 @@ final class Daemon {
         }
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
         cmd.addAll(daemonJvmOptions());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
+        String cp = System.getProperty("java.class.path");
+        if (cp.endsWith(".jar") && !cp.contains(File.pathSeparator)) {
+            // -jar: the manifest grants native access, so the class-data archive stays valid (a command-line
+            // --enable-native-access would not match the archive's).
+            cmd.add("-jar");
+            cmd.add(cp);
+        } else {
+            cmd.add("-cp");
+            cmd.add(cp);
+            cmd.add(Main.class.getName());
+        }
         cmd.addAll(List.of(Main.argv));
         cmd.add("--daemon-notify");
         ProcessBuilder pb = new ProcessBuilder(cmd)
@@ -121,15 +129,13 @@ final class Daemon {
     static List<String> daemonJvmOptions() {
         List<String> opts = new ArrayList<>();
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:+AutoCreateSharedArchive")
-                    || a.startsWith("-XX:ArchiveClassesAtExit") || a.startsWith("-agentlib")
+            if (a.equals("-Xint") || a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:+AutoCreateSharedArchive")
+                    || a.startsWith("-XX:ArchiveClassesAtExit") || a.startsWith("-XX:AOTCacheOutput")
+                    || a.startsWith("-agentlib")
                     || a.startsWith("-Xms") || a.startsWith("-Xmx") || a.startsWith("-XX:+Use")) {
                 continue;
             }
             opts.add(a);
-        }
-        if (opts.stream().noneMatch(o -> o.startsWith("--enable-native-access"))) {
-            opts.add("--enable-native-access=ALL-UNNAMED");
         }
         opts.add("-XX:+UseSerialGC");
         opts.add("-Xms64m");

@@ -14,7 +14,8 @@ import picocli.CommandLine.IVersionProvider;
 @Command(name = "ublk", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
-        subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class})
+        subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
+                TrainCommand.class})
 public final class Main implements Runnable {
     /** The arguments as given, so `add` can hand them to the daemon it starts. */
     static String[] argv = new String[0];

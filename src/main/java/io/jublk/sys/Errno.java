@@ -47,27 +47,31 @@ public final class Errno {
     public static final int EDQUOT = 122;
 
     private static final int MAX = 134;
-    private static final String[] NAMES = new String[MAX];
-    private static final String[] DESCRIPTIONS = new String[MAX];
 
-    static {
-        for (int e = 1; e < MAX; e++) {
-            NAMES[e] = LibC.cString(LibC.strerrorname(e));
-            DESCRIPTIONS[e] = LibC.cString(LibC.strerrordesc(e));
+    /** The names, looked up once when the first error is described. */
+    private static final class Table {
+        static final String[] NAMES = new String[MAX];
+        static final String[] DESCRIPTIONS = new String[MAX];
+
+        static {
+            for (int e = 1; e < MAX; e++) {
+                NAMES[e] = LibC.cString(LibC.strerrorname(e));
+                DESCRIPTIONS[e] = LibC.cString(LibC.strerrordesc(e));
+            }
         }
     }
 
     /** The symbolic name, e.g. {@code EINVAL}; {@code errno N} for a number the C library does not know. */
     public static String name(int errno) {
         int e = Math.abs(errno);
-        String n = e < MAX ? NAMES[e] : null;
+        String n = e > 0 && e < MAX ? Table.NAMES[e] : null;
         return n != null ? n : "errno " + e;
     }
 
     /** The C library's one-line description, e.g. "Invalid argument". */
     public static String describe(int errno) {
         int e = Math.abs(errno);
-        String d = e < MAX ? DESCRIPTIONS[e] : null;
+        String d = e > 0 && e < MAX ? Table.DESCRIPTIONS[e] : null;
         return d != null ? d : "Unknown error " + e;
     }
 

@@ -27,6 +27,10 @@ import java.util.Optional;
  * the calling thread: a shared one would let threads overwrite each other's errno.
  *
  * <p>None of these handles uses {@code Linker.Option.critical}: most of these calls can block.
+ *
+ * <p>Each handle is a {@code static final} in its own holder class, so it is linked on first use: linking a
+ * downcall generates code, which costs a short-lived `ublk` command real time under emulation, and most
+ * commands need only a few of these calls.
  */
 public final class LibC {
     private LibC() {}
@@ -59,56 +63,99 @@ public final class LibC {
     }
 
     // int open(const char *path, int flags, ...): variadic after the second argument.
-    private static final MethodHandle OPEN = errnoCall("open",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final class OpenH {
+        static final MethodHandle H = errnoCall("open",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class CloseH {
+        static final MethodHandle H = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
     // int ioctl(int fd, unsigned long request, ...): the argument is a pointer or an integer, passed as long.
-    private static final MethodHandle IOCTL = errnoCall("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = errnoCall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = errnoCall("munmap",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final class IoctlH {
+        static final MethodHandle H = errnoCall("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class MmapH {
+        static final MethodHandle H = errnoCall("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class MunmapH {
+        static final MethodHandle H = errnoCall("munmap",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
     // long syscall(long number, ...): every argument after the number goes as a long.
-    private static final MethodHandle SYSCALL = errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                    JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle STATX = errnoCall("statx",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle FALLOCATE = errnoCall("fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = errnoCall("ftruncate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle PREAD = errnoCall("pread",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PWRITE = errnoCall("pwrite",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle EVENTFD = errnoCall("eventfd",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle WRITE = errnoCall("write",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle SCHED_SETAFFINITY = errnoCall("sched_setaffinity",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
-    private static final MethodHandle SCHED_GETAFFINITY = errnoCall("sched_getaffinity",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final class SyscallH {
+        static final MethodHandle H = errnoCall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                        JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
+    private static final class StatxH {
+        static final MethodHandle H = errnoCall("statx",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    }
+    private static final class FallocateH {
+        static final MethodHandle H = errnoCall("fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class FdatasyncH {
+        static final MethodHandle H = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class FtruncateH {
+        static final MethodHandle H = errnoCall("ftruncate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class PreadH {
+        static final MethodHandle H = errnoCall("pread",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class PwriteH {
+        static final MethodHandle H = errnoCall("pwrite",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    }
+    private static final class EventfdH {
+        static final MethodHandle H = errnoCall("eventfd",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class WriteH {
+        static final MethodHandle H = errnoCall("write",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class SchedSetaffinityH {
+        static final MethodHandle H = errnoCall("sched_setaffinity",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    }
+    private static final class SchedGetaffinityH {
+        static final MethodHandle H = errnoCall("sched_getaffinity",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    }
     // int prctl(int option, ...): arguments after the option are unsigned longs.
-    private static final MethodHandle PRCTL = errnoCall("prctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle SETSID = errnoCall("setsid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETPID = LINKER.downcallHandle(find("getpid"), FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETTID = LINKER.downcallHandle(find("gettid"), FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETEUID = LINKER.downcallHandle(find("geteuid"), FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETPAGESIZE =
-            LINKER.downcallHandle(find("getpagesize"), FunctionDescriptor.of(JAVA_INT));
+    private static final class PrctlH {
+        static final MethodHandle H = errnoCall("prctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
+    private static final class SetsidH {
+        static final MethodHandle H = errnoCall("setsid", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class GetpidH {
+        static final MethodHandle H = LINKER.downcallHandle(find("getpid"), FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class GettidH {
+        static final MethodHandle H = LINKER.downcallHandle(find("gettid"), FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class GeteuidH {
+        static final MethodHandle H = LINKER.downcallHandle(find("geteuid"), FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class GetpagesizeH {
+        static final MethodHandle H = LINKER.downcallHandle(find("getpagesize"), FunctionDescriptor.of(JAVA_INT));
+    }
 
     // glibc 2.32+: static strings, safe from any thread (strerror is not).
-    private static final Optional<MethodHandle> STRERRORNAME_NP =
-            optional("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final Optional<MethodHandle> STRERRORDESC_NP =
-            optional("strerrordesc_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final class StrerrorH {
+        static final Optional<MethodHandle> NAME = optional("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final Optional<MethodHandle> DESC = optional("strerrordesc_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
 
     /** {@code mmap}'s failure value. */
     public static final long MAP_FAILED = -1L;
@@ -128,7 +175,7 @@ public final class LibC {
     public static int rawOpen(MemorySegment path, int flags, int mode) {
         MemorySegment cs = capture();
         try {
-            int r = (int) OPEN.invokeExact(cs, path, flags, mode);
+            int r = (int) OpenH.H.invokeExact(cs, path, flags, mode);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -138,7 +185,7 @@ public final class LibC {
     public static int rawClose(int fd) {
         MemorySegment cs = capture();
         try {
-            int r = (int) CLOSE.invokeExact(cs, fd);
+            int r = (int) CloseH.H.invokeExact(cs, fd);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -149,7 +196,7 @@ public final class LibC {
     public static int rawIoctl(int fd, long request, long arg) {
         MemorySegment cs = capture();
         try {
-            int r = (int) IOCTL.invokeExact(cs, fd, request, arg);
+            int r = (int) IoctlH.H.invokeExact(cs, fd, request, arg);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -160,7 +207,7 @@ public final class LibC {
     public static long rawMmap(long addr, long length, int prot, int flags, int fd, long offset) {
         MemorySegment cs = capture();
         try {
-            MemorySegment r = (MemorySegment) MMAP.invokeExact(cs, MemorySegment.ofAddress(addr), length, prot,
+            MemorySegment r = (MemorySegment) MmapH.H.invokeExact(cs, MemorySegment.ofAddress(addr), length, prot,
                     flags, fd, offset);
             return r.address() == MAP_FAILED ? -errno(cs) : r.address();
         } catch (Throwable t) {
@@ -171,7 +218,7 @@ public final class LibC {
     public static int rawMunmap(long addr, long length) {
         MemorySegment cs = capture();
         try {
-            int r = (int) MUNMAP.invokeExact(cs, MemorySegment.ofAddress(addr), length);
+            int r = (int) MunmapH.H.invokeExact(cs, MemorySegment.ofAddress(addr), length);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -185,7 +232,7 @@ public final class LibC {
     public static long rawSyscall(MemorySegment capture, long nr, long a1, long a2, long a3, long a4, long a5,
             long a6) {
         try {
-            long r = (long) SYSCALL.invokeExact(capture, nr, a1, a2, a3, a4, a5, a6);
+            long r = (long) SyscallH.H.invokeExact(capture, nr, a1, a2, a3, a4, a5, a6);
             return r < 0 ? -errno(capture) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -204,7 +251,7 @@ public final class LibC {
     public static int rawStatx(int dirfd, MemorySegment path, int flags, int mask, MemorySegment statxBuf) {
         MemorySegment cs = capture();
         try {
-            int r = (int) STATX.invokeExact(cs, dirfd, path, flags, mask, statxBuf);
+            int r = (int) StatxH.H.invokeExact(cs, dirfd, path, flags, mask, statxBuf);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -214,7 +261,7 @@ public final class LibC {
     public static int rawFallocate(int fd, int mode, long offset, long length) {
         MemorySegment cs = capture();
         try {
-            int r = (int) FALLOCATE.invokeExact(cs, fd, mode, offset, length);
+            int r = (int) FallocateH.H.invokeExact(cs, fd, mode, offset, length);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -224,7 +271,7 @@ public final class LibC {
     public static int rawFdatasync(int fd) {
         MemorySegment cs = capture();
         try {
-            int r = (int) FDATASYNC.invokeExact(cs, fd);
+            int r = (int) FdatasyncH.H.invokeExact(cs, fd);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -234,7 +281,7 @@ public final class LibC {
     public static int rawFtruncate(int fd, long length) {
         MemorySegment cs = capture();
         try {
-            int r = (int) FTRUNCATE.invokeExact(cs, fd, length);
+            int r = (int) FtruncateH.H.invokeExact(cs, fd, length);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -244,7 +291,7 @@ public final class LibC {
     public static long rawPread(int fd, MemorySegment buf, long count, long offset) {
         MemorySegment cs = capture();
         try {
-            long r = (long) PREAD.invokeExact(cs, fd, buf, count, offset);
+            long r = (long) PreadH.H.invokeExact(cs, fd, buf, count, offset);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -254,7 +301,7 @@ public final class LibC {
     public static long rawPwrite(int fd, MemorySegment buf, long count, long offset) {
         MemorySegment cs = capture();
         try {
-            long r = (long) PWRITE.invokeExact(cs, fd, buf, count, offset);
+            long r = (long) PwriteH.H.invokeExact(cs, fd, buf, count, offset);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -264,7 +311,7 @@ public final class LibC {
     public static int rawEventfd(int initval, int flags) {
         MemorySegment cs = capture();
         try {
-            int r = (int) EVENTFD.invokeExact(cs, initval, flags);
+            int r = (int) EventfdH.H.invokeExact(cs, initval, flags);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -274,7 +321,7 @@ public final class LibC {
     public static long rawWrite(int fd, MemorySegment buf, long count) {
         MemorySegment cs = capture();
         try {
-            long r = (long) WRITE.invokeExact(cs, fd, buf, count);
+            long r = (long) WriteH.H.invokeExact(cs, fd, buf, count);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -285,7 +332,7 @@ public final class LibC {
     public static int rawSchedSetaffinity(int tid, long maskBytes, MemorySegment mask) {
         MemorySegment cs = capture();
         try {
-            int r = (int) SCHED_SETAFFINITY.invokeExact(cs, tid, maskBytes, mask);
+            int r = (int) SchedSetaffinityH.H.invokeExact(cs, tid, maskBytes, mask);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -295,7 +342,7 @@ public final class LibC {
     public static int rawSchedGetaffinity(int tid, long maskBytes, MemorySegment mask) {
         MemorySegment cs = capture();
         try {
-            int r = (int) SCHED_GETAFFINITY.invokeExact(cs, tid, maskBytes, mask);
+            int r = (int) SchedGetaffinityH.H.invokeExact(cs, tid, maskBytes, mask);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -305,7 +352,7 @@ public final class LibC {
     public static int rawPrctl(int option, long a2, long a3, long a4, long a5) {
         MemorySegment cs = capture();
         try {
-            int r = (int) PRCTL.invokeExact(cs, option, a2, a3, a4, a5);
+            int r = (int) PrctlH.H.invokeExact(cs, option, a2, a3, a4, a5);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -315,7 +362,7 @@ public final class LibC {
     public static int rawSetsid() {
         MemorySegment cs = capture();
         try {
-            int r = (int) SETSID.invokeExact(cs);
+            int r = (int) SetsidH.H.invokeExact(cs);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -324,7 +371,7 @@ public final class LibC {
 
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) GetpidH.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -333,7 +380,7 @@ public final class LibC {
     /** The kernel thread id of the calling thread (not Java's thread id). */
     public static int gettid() {
         try {
-            return (int) GETTID.invokeExact();
+            return (int) GettidH.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -341,7 +388,7 @@ public final class LibC {
 
     public static int geteuid() {
         try {
-            return (int) GETEUID.invokeExact();
+            return (int) GeteuidH.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
@@ -349,18 +396,18 @@ public final class LibC {
 
     public static int pageSize() {
         try {
-            return (int) GETPAGESIZE.invokeExact();
+            return (int) GetpagesizeH.H.invokeExact();
         } catch (Throwable t) {
             throw unexpected(t);
         }
     }
 
     static MemorySegment strerrorname(int errno) {
-        return callString(STRERRORNAME_NP, errno);
+        return callString(StrerrorH.NAME, errno);
     }
 
     static MemorySegment strerrordesc(int errno) {
-        return callString(STRERRORDESC_NP, errno);
+        return callString(StrerrorH.DESC, errno);
     }
 
     private static MemorySegment callString(Optional<MethodHandle> handle, int errno) {

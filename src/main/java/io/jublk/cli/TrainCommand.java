@@ -1,0 +1,52 @@
+package io.jublk.cli;
+
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
+
+import io.jublk.ctrl.DeviceParams;
+import io.jublk.sys.Errno;
+import io.jublk.sys.LibC;
+import io.jublk.uapi.UblkFeature;
+import io.jublk.uring.CompletionHandler;
+import io.jublk.uring.IoUring;
+import java.lang.foreign.Arena;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * Hidden: the training run for the class-data archive bin/ublk builds (AOT cache or CDS). It goes through
+ * what every `ublk` command loads — picocli, the FFM bindings, an io_uring, the uapi layouts — without
+ * needing a ublk kernel, so the archive can be made on the build machine and used in the test VM.
+ */
+@Command(name = "__train", hidden = true)
+final class TrainCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        CommandLine cl = Main.commandLine();
+        for (String sub : List.of("add", "del", "list", "features")) {
+            cl.getSubcommands().get(sub).getUsageMessage();
+        }
+        cl.getSubcommands().get("add").getSubcommands().values().forEach(CommandLine::getUsageMessage);
+        LibC.getpid();
+        Errno.name(Errno.EINVAL);
+        UblkFeature.decode(0x1fffffL);
+        Json.write(List.of(java.util.Map.of("id", 0)));
+        Sizes.parse("1G");
+        try (Arena a = Arena.ofConfined()) {
+            DeviceParams.basic(1 << 30, 512, 4096, 512 * 1024, 0).withDiscard(4096, 8, 8);
+            a.allocate(4096);
+        }
+        CompletionHandler none = (ud, res, flags) -> { };
+        for (int flags : new int[] {0, IORING_SETUP_SQE128}) {
+            try (IoUring ring = IoUring.open(8, 0, flags, 0, false)) {
+                ring.prepNop(ring.sqe(), 1);
+                ring.submitAndWait(1);
+                ring.forEachCompletion(none);
+            } catch (RuntimeException e) {
+                // A machine without io_uring still trains the rest.
+            }
+        }
+        return 0;
+    }
+}
