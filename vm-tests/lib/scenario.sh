@@ -84,3 +84,28 @@ finish() {
   ((SCENARIO_FAILED == 0))
   exit $?
 }
+
+# scratch_fs [DEV]: a fresh ext4 on the scratch disk (vm-test option --disk), mounted at /mnt/scratch.
+scratch_fs() {
+  local disk=${1:-/dev/vda}
+  [[ -b $disk ]] || { fail "no scratch disk $disk (give the scenario --disk)"; finish; }
+  mkfs.ext4 -q -F "$disk" && mkdir -p /mnt/scratch && mount "$disk" /mnt/scratch || { fail "mkfs/mount $disk"; finish; }
+  SCRATCH=/mnt/scratch
+}
+
+# mode_arg MODE: the ublk add option for a loop mode ("direct" or "buffered").
+mode_arg() {
+  case "$1" in
+    direct) echo --direct ;;
+    buffered) echo --buffered ;;
+    *) echo "unknown mode '$1' (direct|buffered)" >&2; exit 2 ;;
+  esac
+}
+
+# sha FILE [BYTES]: sha256 of a file or device, optionally of its first BYTES.
+sha() {
+  if [[ -n "${2:-}" ]]; then head -c "$2" "$1" | sha256sum | cut -d' ' -f1; else sha256sum <"$1" | cut -d' ' -f1; fi
+}
+
+# drop_caches: so reads come from the backing store, not the guest page cache.
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

@@ -117,6 +117,10 @@ public final class LoopTarget implements Target {
             if (!st.isRegular() && !st.isBlockDevice()) {
                 throw new IllegalArgumentException(p + " is not a regular file or block device");
             }
+            if (!c.readOnly() && !Files.isWritable(p)) {
+                throw new IllegalArgumentException("cannot open " + p
+                        + " read-write (use --read-only to serve it read-only)");
+            }
             String ublk = ublkDeviceName(p, st);
             if (ublk != null) {
                 throw new IllegalArgumentException(p + " is ublk device " + ublk

@@ -35,10 +35,15 @@ class VmScenariosIT {
         return Path.of(System.getProperty("jublk.repo", ".")).toAbsolutePath();
     }
 
-    record Scenario(String name, List<String> options) {
+    /** A scenario script with the harness options and script arguments of one of its {@code # vm-test:} lines. */
+    record Scenario(String name, List<String> options, List<String> args) {
         @Override
         public String toString() {
-            return name;
+            return args.isEmpty() ? name : name + " " + String.join(" ", args);
+        }
+
+        String logName() {
+            return toString().replace(".sh", "").replace(' ', '-') + ".log";
         }
     }
 
@@ -51,11 +56,15 @@ class VmScenariosIT {
                 if (!only.isBlank() && !List.of(only.split(",")).contains(name)) {
                     continue;
                 }
+                // "# vm-test: [harness options] [-- scenario arguments]", one test per line.
                 for (String line : Files.readAllLines(p)) {
                     if (line.startsWith("# vm-test:")) {
-                        String opts = line.substring("# vm-test:".length()).trim();
-                        list.add(new Scenario(name, opts.isEmpty() ? List.of() : List.of(opts.split("\\s+"))));
-                        break;
+                        String spec = line.substring("# vm-test:".length()).trim();
+                        List<String> words = spec.isEmpty() ? List.of() : List.of(spec.split("\\s+"));
+                        int dash = words.indexOf("--");
+                        List<String> opts = dash < 0 ? words : words.subList(0, dash);
+                        List<String> args = dash < 0 ? List.of() : words.subList(dash + 1, words.size());
+                        list.add(new Scenario(name, opts, args));
                     }
                 }
             }
@@ -83,11 +92,12 @@ class VmScenariosIT {
     void scenario(Scenario s) throws Exception {
         Path logs = repo().resolve("target/vm-tests");
         Files.createDirectories(logs);
-        Path log = logs.resolve(s.name().replace(".sh", ".log"));
+        Path log = logs.resolve(s.logName());
         List<String> cmd = new ArrayList<>();
         cmd.add(repo().resolve("vm-tests/run").toString());
         cmd.addAll(s.options());
         cmd.add(s.name());
+        cmd.addAll(s.args());
         Process p = new ProcessBuilder(cmd).directory(repo().toFile()).redirectErrorStream(true).start();
         List<String> failures = new ArrayList<>();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -96,7 +106,7 @@ class VmScenariosIT {
             while ((line = r.readLine()) != null) {
                 w.println(line);
                 w.flush();
-                System.out.println("[" + s.name() + "] " + line);
+                System.out.println("[" + s + "] " + line);
                 if (line.startsWith("FAIL")) {
                     failures.add(line);
                 }
