@@ -46,6 +46,10 @@ final class CommonOptions {
                     + "again) or 'fail-io' (I/O fails until recovered).")
     String recovery;
 
+    /** Set by `ublk recover`: take over this existing device instead of adding one. */
+    @Option(names = "--recover-id", hidden = true)
+    Integer recoverId;
+
     /** Set by `add` on the daemon it starts: report readiness on stdout, then detach from it. */
     @Option(names = "--daemon-notify", hidden = true)
     boolean daemonNotify;

@@ -49,7 +49,8 @@ final class Daemon {
 
     /** `ublk add` without --foreground: start the daemon, relay its answer. */
     static int spawn(AddTargetCommand add) throws IOException, InterruptedException {
-        if (add.common.id != null && Files.exists(Path.of("/dev/ublkc" + add.common.id))) {
+        if (add.common.recoverId == null && add.common.id != null
+                && Files.exists(Path.of("/dev/ublkc" + add.common.id))) {
             throw new Errors.UserError("device " + add.common.id
                     + " already exists: choose another -n, or omit -n to let the kernel pick one");
         }
@@ -163,7 +164,9 @@ final class Daemon {
             UblkServer.Options options = new UblkServer.Options(add.common.id != null ? add.common.id : -1,
                     add.common.queues, add.common.depth, UblkServer.Options.DEFAULT_MAX_IO_BYTES,
                     add.common.recoveryFlags(), true, startTimeout());
-            server = startServer(target, options);
+            server = add.common.recoverId != null
+                    ? recoverServer(target, add.common.recoverId, options)
+                    : startServer(target, options);
             if (add.common.metricsPort != null) {
                 try {
                     metrics = MetricsServer.start(server, add.common.metricsAddress, add.common.metricsPort);
@@ -226,6 +229,15 @@ final class Daemon {
         }
     }
 
+    private static UblkServer recoverServer(Target target, int id, UblkServer.Options options) {
+        try {
+            return UblkServer.recover(target, id, options.readyTimeout(), options.ioFlusher());
+        } catch (RuntimeException e) {
+            target.close();
+            throw e;
+        }
+    }
+
     private static void shutdown(UblkServer server, MetricsServer metrics, int id) {
         try {
             server.close();
@@ -264,6 +276,9 @@ final class Daemon {
         p.setProperty("flags", "0x" + Long.toHexString(server.info().flags()));
         p.setProperty("recovery", add.common.recovery != null ? add.common.recovery : "none");
         p.setProperty("started", Instant.now().toString());
+        if (add.common.recoverId != null) {
+            p.setProperty("recovered", "true");
+        }
         if (log != null) {
             p.setProperty("log", log.toString());
         }
@@ -276,6 +291,10 @@ final class Daemon {
         List<String> args = new ArrayList<>(List.of(Main.argv));
         args.remove("--daemon-notify");
         args.remove("--foreground");
+        int r = args.indexOf("--recover-id");
+        if (r >= 0) {
+            args.subList(r, Math.min(r + 2, args.size())).clear();
+        }
         for (int i = 0; i < args.size(); i++) {
             p.setProperty("arg." + i, args.get(i));
         }

@@ -15,7 +15,7 @@ import picocli.CommandLine.IVersionProvider;
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
-                TrainCommand.class})
+                RecoverCommand.class, TrainCommand.class})
 public final class Main implements Runnable {
     /** The arguments as given, so `add` can hand them to the daemon it starts. */
     static String[] argv = new String[0];

@@ -1,6 +1,9 @@
 package io.jublk.metrics;
 
 import io.jublk.server.UblkServer;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -8,17 +11,23 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
 
 /**
  * The Prometheus endpoint of one device's server: Micrometer's Prometheus registry (device, queue, JVM and
  * process metrics) served at {@code /metrics} by the Prometheus Java client's HTTP exporter.
  */
 public final class MetricsServer implements AutoCloseable {
+    /** Held here: a function counter keeps only a weak reference to its object. */
+    private static final OperatingSystemMXBean OS = ManagementFactory.getOperatingSystemMXBean();
+
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gc;
     private final HTTPServer http;
@@ -48,15 +57,48 @@ public final class MetricsServer implements AutoCloseable {
     /** The registry with every jublk, JVM and process meter, without an HTTP server (for tests). */
     static PrometheusMeterRegistry registry(UblkServer server) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        prometheusConventions(registry);
         DeviceMetrics.bind(registry, server);
         registry.getPrometheusRegistry().register(new QueueHistograms(server));
+        bindJvmAndProcess(registry);
+        return registry;
+    }
+
+    /**
+     * The JVM and process meters (all but GC, which {@link #start} binds: it must be closed), after
+     * {@link #prometheusConventions}.
+     */
+    static void bindJvmAndProcess(MeterRegistry registry) {
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ClassLoaderMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
-        return registry;
+    }
+
+    /**
+     * Where Micrometer's names break Prometheus' conventions ({@code promtool check metrics}): its
+     * {@code process.cpu.time} counts nanoseconds ({@code process_cpu_time_ns_total}), so it is replaced by
+     * {@code process_cpu_seconds_total} (base unit, and the name Prometheus' own clients use); and
+     * {@code system.cpu.count} would end in {@code _count}, which only histograms and summaries may, so it is
+     * {@code system_cpus}. Filters apply to meters registered later: call this first.
+     */
+    static void prometheusConventions(MeterRegistry registry) {
+        registry.config()
+                .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")))
+                .meterFilter(new MeterFilter() {
+                    @Override
+                    public Meter.Id map(Meter.Id id) {
+                        return id.getName().equals("system.cpu.count") ? id.withName("system.cpus") : id;
+                    }
+                });
+        if (OS instanceof com.sun.management.OperatingSystemMXBean os) {
+            FunctionCounter.builder("process.cpu", os, x -> {
+                long nanos = x.getProcessCpuTime();
+                return nanos < 0 ? Double.NaN : nanos / 1e9;
+            }).baseUnit("seconds").description("CPU time used by the JVM process").register(registry);
+        }
     }
 
     public int port() {
