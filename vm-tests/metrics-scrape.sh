@@ -22,19 +22,19 @@
 
 port=${1:-9464}
 wait_go=${2:-}
-out=${JUBLK_OUT:?no out share}
+outdir=${JUBLK_OUT:?no out share}
 timeout=${JUBLK_METRICS_WAIT:-600}
 bs=4096
 n_read=${JUBLK_METRICS_READS:-2000}
 n_write=${JUBLK_METRICS_WRITES:-1000}
 n_fsync=${JUBLK_METRICS_FSYNCS:-200}
 
-rm -f "$out"/{device,added,expected,ready} "$out"/metrics-*.txt
+rm -f "$outdir"/{device,added,expected,ready} "$outdir"/metrics-*.txt
 
 # wait_file FILE: wait up to $timeout s for the host to create FILE.
 wait_file() {
   local waited=0
-  until [[ -e $out/$1 ]]; do
+  until [[ -e $outdir/$1 ]]; do
     ((waited < timeout)) || return 1
     sleep 1
     waited=$((waited + 1))
@@ -59,9 +59,9 @@ counters() {
 }
 
 # settle NAME: scrape until two scrapes 2 s apart show the same counters (whatever the kernel still does on
-# its own has ended); leaves the last one in $out/metrics-NAME.txt.
+# its own has ended); leaves the last one in $outdir/metrics-NAME.txt.
 settle() {
-  local f=$out/metrics-$1.txt prev="" now i
+  local f=$outdir/metrics-$1.txt prev="" now i
   for ((i = 0; i < 30; i++)); do
     scrape >"$f" || { fail "scrape of 127.0.0.1:$port failed"; return 1; }
     now=$(counters "$f")
@@ -74,11 +74,12 @@ settle() {
 }
 
 truncate -s 256M /tmp/metrics-backing.img
+started=$SECONDS
 dev=$(add_device loop --file /tmp/metrics-backing.img --queues 2 \
   --metrics-port "$port" --metrics-address 0.0.0.0) || finish
 id=$(dev_id "$dev")
-info "device $dev, metrics on port $port"
-echo "$id" >"$out/device"
+info "device $dev, metrics on port $port (ublk add took $((SECONDS - started)) s)"
+echo "$id" >"$outdir/device"
 
 # Every metric name the dashboard uses must be in the exposition (the host checks the PromQL itself).
 m=$(scrape) || { fail "curl 127.0.0.1:$port/metrics"; finish; }
@@ -89,9 +90,12 @@ for name in ublk_requests_total ublk_request_failures_total ublk_io_bytes_total 
   if [[ $name == ublk_* ]]; then
     check "exposition has $name{device=\"$id\"}" grep -q "^$name{.*device=\"$id\"" <<<"$m"
   else
-    check "exposition has $name" grep -q "^$name[ {]" <<<"$m"
+    check "exposition has $name" grep -q "^${name}[ {]" <<<"$m"
   fi
 done
+if command -v promtool >/dev/null; then
+  check "promtool check metrics: no naming-convention problems" promtool check metrics <<<"$m"
+fi
 if [[ -n ${JUBLK_VM_HOSTFWD:-} ]]; then
   check "served on 10.0.2.15 too (what the host's forward reaches)" \
     curl -sf --max-time 20 -o /dev/null "http://10.0.2.15:$port/metrics"
@@ -102,7 +106,8 @@ pid=$(daemon_pid "$id")
 check "jcmd GC.run in the daemon ($pid), for the GC pause series" jcmd "$pid" GC.run
 
 settle baseline || finish
-read -r b_read b_write b_flush b_rbytes b_wbytes < <(counters "$out/metrics-baseline.txt")
+info "counters settled $((SECONDS - started)) s after ublk add started"
+read -r b_read b_write b_flush b_rbytes b_wbytes < <(counters "$outdir/metrics-baseline.txt")
 info "baseline after add: reads $b_read, writes $b_write, flushes $b_flush, bytes $b_rbytes/$b_wbytes"
 {
   echo "device=$id"
@@ -112,13 +117,14 @@ info "baseline after add: reads $b_read, writes $b_write, flushes $b_flush, byte
   echo "baseline_flush=$b_flush"
   echo "baseline_read_bytes=$b_rbytes"
   echo "baseline_write_bytes=$b_wbytes"
-} >"$out/expected"
-touch "$out/added"
+} >"$outdir/expected"
+touch "$outdir/added"
 
 if [[ $wait_go == go ]]; then
   info "waiting for the host to write go (up to ${timeout}s)"
   wait_file go || { fail "no go from the host within ${timeout}s"; finish; }
 fi
+started=$SECONDS
 
 # 4 KiB random direct I/O, one at a time (psync): nothing to merge with and nothing to split, so each fio
 # I/O is exactly one ublk request. The random map keeps every block to one visit.
@@ -126,21 +132,22 @@ fio_job() {
   local name=$1
   shift
   fio --name="$name" --filename="$dev" --ioengine=psync --direct=1 --bs=$bs --size=128M "$@" \
-    --output-format=json --output="$out/fio-$name.json" >/dev/null 2>"$out/fio-$name.err" &&
-    jq -e '.jobs[0].error == 0' "$out/fio-$name.json" >/dev/null
+    --output-format=json --output="$outdir/fio-$name.json" >/dev/null 2>"$outdir/fio-$name.err" &&
+    jq -e '.jobs[0].error == 0' "$outdir/fio-$name.json" >/dev/null
 }
 check "fio: $n_read random 4k direct reads" fio_job read --rw=randread --number_ios="$n_read"
 check "fio: $n_write random 4k direct writes" fio_job write --rw=randwrite --number_ios="$n_write"
 check "fio: $n_fsync random 4k direct writes, each followed by fsync" fio_job fsync --rw=randwrite \
   --number_ios="$n_fsync" --fsync=1
+((SCENARIO_FAILED == 0)) || finish
 # fio's own tally: what it did, not what it was asked for (e.g. it skips the fsync after its last write).
-fio_count() { jq -r "[.jobs[0].$2] | add" "$out/fio-$1.json"; }
+fio_count() { jq -r "[.jobs[0].$2] | add" "$outdir/fio-$1.json"; }
 f_read=$(fio_count read read.total_ios)
 f_write=$(($(fio_count write write.total_ios) + $(fio_count fsync write.total_ios)))
 f_flush=$(fio_count fsync sync.total_ios)
 f_rbytes=$(fio_count read read.io_bytes)
 f_wbytes=$(($(fio_count write write.io_bytes) + $(fio_count fsync write.io_bytes)))
-info "fio did: reads $f_read, writes $f_write, fsyncs $f_flush, bytes $f_rbytes/$f_wbytes"
+info "fio took $((SECONDS - started)) s and did: reads $f_read, writes $f_write, fsyncs $f_flush, bytes $f_rbytes/$f_wbytes"
 expect_eq "fio reads" "$n_read" "$f_read"
 expect_eq "fio writes" "$((n_write + n_fsync))" "$f_write"
 expect_eq "fio read bytes" "$((n_read * bs))" "$f_rbytes"
@@ -157,22 +164,22 @@ expect_eq "fio write bytes" "$(((n_write + n_fsync) * bs))" "$f_wbytes"
   echo "want_flush=$((b_flush + f_flush))"
   echo "want_read_bytes=$((b_rbytes + f_rbytes))"
   echo "want_write_bytes=$((b_wbytes + f_wbytes))"
-} >>"$out/expected"
+} >>"$outdir/expected"
 
 # The same check the host makes through Prometheus, here on the endpoint itself.
 if settle after-fio; then
-  read -r a_read a_write a_flush a_rbytes a_wbytes < <(counters "$out/metrics-after-fio.txt")
+  read -r a_read a_write a_flush a_rbytes a_wbytes < <(counters "$outdir/metrics-after-fio.txt")
   expect_eq "read requests: baseline $b_read + fio" "$((b_read + f_read))" "$a_read"
   expect_eq "write requests: baseline $b_write + fio" "$((b_write + f_write))" "$a_write"
   expect_eq "flush requests: baseline $b_flush + fio's fsyncs" "$((b_flush + f_flush))" "$a_flush"
   expect_eq "read bytes" "$((b_rbytes + f_rbytes))" "$a_rbytes"
   expect_eq "write bytes" "$((b_wbytes + f_wbytes))" "$a_wbytes"
-  expect_eq "failed requests" 0 "$(sum_of ublk_request_failures_total "$out/metrics-after-fio.txt")"
+  expect_eq "failed requests" 0 "$(sum_of ublk_request_failures_total "$outdir/metrics-after-fio.txt")"
 fi
 
-touch "$out/ready"
+touch "$outdir/ready"
 info "ready; waiting for the host to write done (up to ${timeout}s)"
-wait_file done || fail "no done from the host within ${timeout}s"
+wait_file "done" || fail "no done from the host within ${timeout}s"
 
 check "ublk del -n $id" ublk del -n "$id"
 check "$dev is gone" test ! -e "$dev"

@@ -16,7 +16,7 @@ mkdir -p /tmp/dur && cd /tmp/dur
 fio "${job[@]}" --filename="$dev" --direct=1 --sync=1 --do_verify=0 --verify_state_save=1 --output-format=terse \
   >/tmp/dur.out 2>&1 &
 fio_pid=$!
-sleep 6
+sleep 10
 check "fio is writing when the server dies" kill -0 $fio_pid
 kill -9 "$pid"
 wait $fio_pid

@@ -24,7 +24,7 @@ writer=$!
 sleep 5
 kill -TERM "$pid"
 for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-check "the daemon exited after SIGTERM" sh -c "! kill -0 $pid 2>/dev/null"
+check "the daemon exited after SIGTERM, with the file system still mounted" sh -c "! kill -0 $pid 2>/dev/null"
 check "its device is gone" test ! -e "$dev"
 kill $writer 2>/dev/null
 wait $writer 2>/dev/null

@@ -96,7 +96,7 @@ final class DelCommand implements Callable<Integer> {
                 // Already stopped (dead), or never started: DEL_DEV still applies.
             }
             try {
-                ctrl.delDev(id);
+                ctrl.delete(id);
             } catch (NativeException e) {
                 if (e.errno() != Errno.ENODEV) {
                     throw e;

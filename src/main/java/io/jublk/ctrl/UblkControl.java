@@ -203,6 +203,24 @@ public final class UblkControl implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes the device without waiting for its last user: DEL_DEV_ASYNC where the kernel has it, else
+     * DEL_DEV. DEL_DEV waits until every reference to the device is gone — a file system still mounted on
+     * the (already stopped) block device is one — so a server that used it could not exit before the
+     * unmount. The id becomes free once the last reference goes.
+     */
+    public void delete(int devId) {
+        try {
+            delDevAsync(devId);
+        } catch (NativeException e) {
+            if (e.errno() != io.jublk.sys.Errno.EINVAL && e.errno() != io.jublk.sys.Errno.EOPNOTSUPP
+                    && e.errno() != io.jublk.sys.Errno.ENOTTY) {
+                throw e;
+            }
+            delDev(devId);
+        }
+    }
+
     /** The ids of existing ublk devices, from their char devices. */
     public static List<Integer> listDeviceIds() {
         List<Integer> ids = new ArrayList<>();

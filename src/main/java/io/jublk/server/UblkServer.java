@@ -186,7 +186,7 @@ public final class UblkServer implements AutoCloseable {
         abandonQueues();
         closeCharDevice();
         try {
-            ctrl.delDev(info.devId());
+            ctrl.delete(info.devId());
         } catch (NativeException e) {
             LOG.log(Level.ERROR, "could not delete device " + info.devId() + " after a failed start: " + e);
         }
@@ -258,7 +258,7 @@ public final class UblkServer implements AutoCloseable {
         target.close();
         closeCharDevice();
         try {
-            ctrl.delDev(devId);
+            ctrl.delete(devId);
         } catch (NativeException e) {
             if (e.errno() != Errno.ENODEV) {
                 LOG.log(Level.ERROR, "DEL_DEV failed: " + e);
