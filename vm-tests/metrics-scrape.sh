@@ -41,7 +41,17 @@ wait_file() {
   done
 }
 
-scrape() { curl -sf --max-time 20 "http://127.0.0.1:$port/metrics"; }
+# scrape: the exposition, on stdout. Patient: under TCG (more so with other VMs on the host) a cold JVM's
+# first scrapes take many seconds, and Prometheus' own scrapes through the forward compete with ours.
+scrape() {
+  local try
+  for try in 1 2 3; do
+    curl -sSf --max-time 90 "http://127.0.0.1:$port/metrics" 2>"$outdir/curl.err" && return 0
+    echo "     # scrape $try failed: $(cat "$outdir/curl.err")" >&2
+    sleep 2
+  done
+  return 1
+}
 
 # sum_of FILE METRIC [LABEL=VALUE]: the sum over this device's series of METRIC in exposition FILE, as an
 # integer (Micrometer writes counters as doubles: 611.0, 2.68435456E8).
@@ -82,8 +92,9 @@ info "device $dev, metrics on port $port (ublk add took $((SECONDS - started)) s
 echo "$id" >"$outdir/device"
 
 # Every metric name the dashboard uses must be in the exposition (the host checks the PromQL itself).
+started=$SECONDS
 m=$(scrape) || { fail "curl 127.0.0.1:$port/metrics"; finish; }
-ok "curl 127.0.0.1:$port/metrics ($(wc -l <<<"$m") lines)"
+ok "curl 127.0.0.1:$port/metrics ($(wc -l <<<"$m") lines, $((SECONDS - started)) s)"
 for name in ublk_requests_total ublk_request_failures_total ublk_io_bytes_total ublk_inflight_requests \
   ublk_backend_inflight_operations ublk_device_size_bytes ublk_device_info ublk_request_duration_seconds_bucket \
   ublk_backend_duration_seconds_bucket ublk_errors_total jvm_memory_used_bytes process_cpu_seconds_total; do
@@ -98,15 +109,17 @@ if command -v promtool >/dev/null; then
 fi
 if [[ -n ${JUBLK_VM_HOSTFWD:-} ]]; then
   check "served on 10.0.2.15 too (what the host's forward reaches)" \
-    curl -sf --max-time 20 -o /dev/null "http://10.0.2.15:$port/metrics"
+    curl -sf --max-time 90 -o /dev/null "http://10.0.2.15:$port/metrics"
 fi
 
 # A young JVM may not have collected yet, and Micrometer shows jvm_gc_pause_seconds only after a first GC.
 pid=$(daemon_pid "$id")
+started=$SECONDS
 check "jcmd GC.run in the daemon ($pid), for the GC pause series" jcmd "$pid" GC.run
+info "jcmd took $((SECONDS - started)) s"
 
 settle baseline || finish
-info "counters settled $((SECONDS - started)) s after ublk add started"
+info "counters settled $((SECONDS - started)) s after jcmd started"
 read -r b_read b_write b_flush b_rbytes b_wbytes < <(counters "$outdir/metrics-baseline.txt")
 info "baseline after add: reads $b_read, writes $b_write, flushes $b_flush, bytes $b_rbytes/$b_wbytes"
 {

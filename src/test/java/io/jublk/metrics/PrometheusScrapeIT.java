@@ -64,7 +64,7 @@ class PrometheusScrapeIT {
     private static final String IMAGE = "jublk-prometheus:local";
     private static final int GUEST_PORT = 9464;
     private static final Duration GUEST_STEP = Duration.ofMinutes(10);
-    private static final Duration PROMETHEUS_STEP = Duration.ofSeconds(90);
+    private static final Duration PROMETHEUS_STEP = Duration.ofMinutes(3);
     private static final String JOB = "jublk";
 
     private final long t0 = System.nanoTime();
@@ -145,7 +145,12 @@ class PrometheusScrapeIT {
                     .withCommand("--config.file=/etc/prometheus/prometheus.yml",
                             "--storage.tsdb.path=/var/lib/prometheus/metrics2",
                             "--web.listen-address=127.0.0.1:" + webPort)
-                    .withLogConsumer(frame -> System.out.print("[prometheus] " + frame.getUtf8String()))
+                    .withLogConsumer(frame -> {
+                        String text = frame.getUtf8String();
+                        if (text != null && !text.isBlank()) {
+                            System.out.println("[prometheus] " + text.stripTrailing());
+                        }
+                    })
                     .waitingFor(Wait.forLogMessage("(?s).*Server is ready to receive web requests.*", 1)
                             .withStartupTimeout(Duration.ofMinutes(2)));
             prometheus.start();
