@@ -39,10 +39,10 @@ meta() { printf '%s=%s\n' "$1" "$2" >>"$OUT/meta.txt"; }
 
 if ((quick)); then
   FILE_SIZE=1280M FS_SIZE=768M RAW_OFF=768M RAW_SIZE=512M
-  T1_JOBSIZE=16M T1_RUNTIME=4 T2_RUNTIME=3 T2_RAMP=1 WARMUP=8 GC_RUN=8
+  T1_JOBSIZE=16M T1_RUNTIME=4 T2_RUNTIME=3 T2_RAMP=1 WARMUP=9 GC_RUN=30
 else
   FILE_SIZE=4G FS_SIZE=2G RAW_OFF=2G RAW_SIZE=2G
-  T1_JOBSIZE=64M T1_RUNTIME=15 T2_RUNTIME=10 T2_RAMP=3 WARMUP=30 GC_RUN=30
+  T1_JOBSIZE=64M T1_RUNTIME=12 T2_RUNTIME=8 T2_RAMP=2 WARMUP=60 GC_RUN=30
 fi
 T1_JOBS=16 SEQ_DEPTH=8
 for v in quick rounds FILE_SIZE FS_SIZE RAW_OFF RAW_SIZE T1_JOBS T1_JOBSIZE T1_RUNTIME T2_RUNTIME T2_RAMP \
@@ -196,6 +196,7 @@ stat_file() {
 # once a second (bash builtins, but it still costs ~0.5 s of CPU per sample under TCG: avoid). Fields:
 #   uptime dev_reads dev_writes cpu(user nice system idle iowait irq softirq steal) ctxt Cached_kB Dirty_kB
 #   pid_utime pid_stime pid_voluntary_cs pid_nonvoluntary_cs (summed over /proc/PID/task/*; '-' if no pid)
+#   queue_ticks iouring_worker_ticks jit_ticks (per thread name; lib/sampler.c only)
 sampler() {
   if [[ -n ${JUBLK_BENCH_SAMPLER:-} ]]; then
     exec "$JUBLK_BENCH_SAMPLER" "$1" "$2" 500 >>"$3"
@@ -233,7 +234,7 @@ sampler() {
         done <"$f" 2>/dev/null
       done
     fi
-    echo "$up $rd $wr $x $ctxt $cached $dirty $ut $st $vcs $nvcs" >>"$out"
+    echo "$up $rd $wr $x $ctxt $cached $dirty $ut $st $vcs $nvcs - - -" >>"$out"
     sleep 1
   done
 }
@@ -315,6 +316,12 @@ declare -A NULL_ARGS=(
   [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
 )
 
+# --quick: a subset that still goes through every table and code path (fewer cells, a few minutes).
+if ((quick)); then
+  FS_WORKLOADS=(randread write)
+  RAW_WORKLOADS=(randread-qd1 randwrite-qd32 read-512k)
+fi
+
 # rotate N NAMES...: the names, starting at index N mod count (each round starts with another contender).
 rotate() {
   local n=$1
@@ -324,16 +331,19 @@ rotate() {
 }
 
 # ---- warm-up: the servers' JIT (and kublk's caches), on the raw region -------------------------------------
-say "warm-up: ${WARMUP}s mixed random + sequential I/O per user-space server"
+say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
 for c in jublk-buf jublk-dio kublk-loop jublk-null kublk-null; do
   [[ -n ${NA[$c]:-} ]] && continue
   off=(--offset="$RAW_OFF" --size="$RAW_SIZE")
   [[ $c == *-null ]] && off=()
+  # kublk (C) has nothing to warm up but its caches: a third of the time.
+  w=$WARMUP
+  [[ $c == kublk-* ]] && w=$((WARMUP / 3))
   t0=$SECONDS
   if ! fio --name=warm --filename="${DEV[$c]}" "${off[@]}" --ioengine=io_uring --direct=1 --rw=randrw --bs=4k \
-    --iodepth=32 --time_based --runtime=$((WARMUP * 2 / 3)) --norandommap --output=/dev/null >/dev/null 2>&1 ||
+    --iodepth=32 --time_based --runtime=$((w * 2 / 3)) --norandommap --output=/dev/null >/dev/null 2>&1 ||
     ! fio --name=warm --filename="${DEV[$c]}" "${off[@]}" --ioengine=io_uring --direct=1 --rw=rw --bs=512k \
-      --iodepth=8 --time_based --runtime=$((WARMUP / 3)) --output=/dev/null >/dev/null 2>&1; then
+      --iodepth=8 --time_based --runtime=$((w / 3)) --output=/dev/null >/dev/null 2>&1; then
     NA[$c]="fio failed during warm-up"
     say "  $c: warm-up failed"
   fi

@@ -69,7 +69,7 @@ public final class Chart {
     }
 
     private static void drawPanel(Graphics2D g, String title, List<Bar> bars, int x0, int y0, int w, int h) {
-        int left = x0 + 20, right = x0 + w - 20, top = y0 + 40, bottom = y0 + h - 50;
+        int left = x0 + 20, right = x0 + w - 20, top = y0 + 52, bottom = y0 + h - 50;
         g.setColor(new Color(0xf4f4f4));
         g.fillRect(x0 + 6, y0 + 6, w - 12, h - 12);
         g.setColor(Color.BLACK);
@@ -115,7 +115,10 @@ public final class Chart {
             }
             g.setColor(Color.BLACK);
             String v = human(b.median());
-            g.drawString(v, cx - fm.stringWidth(v) / 2, Math.max(top - 4, bottom - bh - 4));
+            // Above the bar and its whisker.
+            double high = b.max() != null ? Math.max(b.max(), b.median()) : b.median();
+            int yTop = bottom - (int) Math.round((bottom - top) * high / max);
+            g.drawString(v, cx - fm.stringWidth(v) / 2, Math.max(top - 4, yTop - 4));
         }
     }
 

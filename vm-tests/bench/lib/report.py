@@ -94,7 +94,9 @@ def sample_metrics(path, fio_iops):
     rows = []
     for line in open(path, encoding="utf-8", errors="replace"):
         p = line.split()
-        if len(p) != 18:
+        if len(p) == 18:
+            p += ["-", "-", "-"]
+        if len(p) != 21:
             continue
         try:
             row = [float(x) if x != "-" else None for x in p]
@@ -134,6 +136,14 @@ def sample_metrics(path, fio_iops):
         if nio > 0:
             m["server_cpu_us_per_io"] = ticks / CLK_TCK * 1e6 / nio
             m["server_cs_per_io"] = cs / nio
+        if nio > 0 and r0[18] is not None and r1[18] is not None:
+            m["queue_cpu_us_per_io"] = (r1[18] - r0[18]) / CLK_TCK * 1e6 / nio
+            m["iou_cpu_us_per_io"] = (r1[19] - r0[19]) / CLK_TCK * 1e6 / nio
+            m["non_iou_cpu_us_per_io"] = m["server_cpu_us_per_io"] - m["iou_cpu_us_per_io"]
+            m["jit_cpu_pct"] = 100.0 * (r1[20] - r0[20]) / CLK_TCK / dt
+    # Page cache growth while the device did I/O (from the first sample with I/O, when fio itself is loaded).
+    first = active[0] if active else 0
+    m["cached_growth_mib"] = (rows[-1][12] - rows[first][12]) / 1024.0
     m["cached_peak_growth_mib"] = (max(r[12] for r in rows) - rows[0][12]) / 1024.0
     return m
 
@@ -215,7 +225,7 @@ def main():
             except OSError:
                 pass
             try:
-                m["cached_growth_mib"] = (float(p[8]) - float(p[7])) / 1024.0
+                m["cached_cell_growth_mib"] = (float(p[8]) - float(p[7])) / 1024.0
             except ValueError:
                 pass
         try:
@@ -236,7 +246,8 @@ def main():
         for c in bad:
             if c["status"] == "na":
                 return c["reason"]
-        return ", ".join(sorted({c["status"] for c in bad}))
+        st = sorted({c["status"] for c in bad})
+        return "no data for this metric (e.g. shell-loop sampler)" if st == ["ok"] else ", ".join(st)
 
     def ratio(table, wl, a, b, metric):
         x, y = stats(table, wl, a, metric).median, stats(table, wl, b, metric).median
@@ -344,7 +355,7 @@ def main():
     # Table 4
     w("## 4. Server CPU time per I/O (µs; utime+stime of the server process from /proc/PID/stat)")
     w("")
-    w("Over the steady part of each cell (1-second samples while the device did I/O), divided by fio's I/Os "
+    w("Over the steady part of each cell (0.5-second samples while the device did I/O), divided by fio's I/Os "
       "in that time. The kernel loop driver has no server process: its work is in kernel threads; the "
       "second table has the whole guest's CPU time per I/O (fio included) for every contender.")
     w("")
@@ -361,6 +372,28 @@ def main():
         r1 = ratio(table, wl, "jublk-dio", "kublk-loop", "server_cpu_us_per_io") if table == "raw" else ""
         r2 = ratio(table, wl, "jublk-null", "kublk-null", "server_cpu_us_per_io") if table == "null" else ""
         w(f"| {table} {wl} | " + " | ".join(vals + [r1, r2]) + " |")
+    w("")
+    w("Where the server's CPU goes (µs per I/O): its own threads (jublk: the queue thread `ublkN-q0` alone) / "
+      "the io_uring `iou-wrk` workers it spawned (I/O that cannot be issued without blocking is handed to "
+      "them: on ext4 buffered writes, and O_DIRECT writes it cannot start without blocking, probably the "
+      "mtime update) / (jublk) JIT compiler "
+      "threads' CPU in % of one CPU (should be ~0 after the warm-up):")
+    w("")
+    w("| | " + " | ".join(SHORT[c] for c in SERVERS) + " |")
+    w("|" + "---|" * (len(SERVERS) + 1))
+    for table, wl in raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]:
+        vals = []
+        for c in SERVERS:
+            if (table == "null") != c.endswith("-null"):
+                vals.append("")
+                continue
+            mtrs = ("queue_cpu_us_per_io" if c.startswith("jublk") else "non_iou_cpu_us_per_io",
+                    "iou_cpu_us_per_io", "jit_cpu_pct")
+            vals.append(" / ".join(cellv(table, wl, c, mtr, "us") for mtr in mtrs[:2])
+                        + (f" / {cellv(table, wl, c, mtrs[2], '')}" if c.startswith("jublk") else ""))
+            for mtr in mtrs:
+                add_csv(table, wl, c, mtr, "%" if mtr == "jit_cpu_pct" else "us")
+        w(f"| {table} {wl} | " + " | ".join(vals) + " |")
     w("")
     w("Whole guest CPU µs per I/O (all CPUs, fio and kernel included):")
     w("")
@@ -381,8 +414,8 @@ def main():
     # Table 5
     w("## 5. I/O mode: page cache, context switches, CPU (direct vs buffered)")
     w("")
-    w("Page-cache growth: `Cached` in /proc/meminfo after the cell minus before it (caches dropped before "
-      "every cell), MiB. Context switches per I/O: the server's voluntary + nonvoluntary switches summed over "
+    w("Page-cache growth: `Cached` in /proc/meminfo at the end of the cell minus at the first sample with "
+      "device I/O (caches dropped before every cell; fio itself is loaded by then), MiB. Context switches per I/O: the server's voluntary + nonvoluntary switches summed over "
       "/proc/PID/task/*/status (jublk); the guest's (`ctxt` in /proc/stat) after the slash, for all. CPU: the "
       "server's utilization in % of one CPU (jublk) / the guest's busy % of all CPUs.")
     w("")
@@ -487,7 +520,8 @@ def main():
 
     keys = ["iops", "mibs", "lat_us", "p99_us", "ios", "runtime_s", "window_s", "dev_ios_per_s", "guest_cpu_pct",
             "guest_cpu_us_per_io", "guest_cs_per_io", "server_cpu_pct", "server_cpu_us_per_io", "server_cs_per_io",
-            "cached_growth_mib", "cached_peak_growth_mib", "cell_seconds"]
+            "queue_cpu_us_per_io", "iou_cpu_us_per_io", "non_iou_cpu_us_per_io", "jit_cpu_pct", "cached_growth_mib", "cached_cell_growth_mib",
+            "cached_peak_growth_mib", "cell_seconds"]
     with open(os.path.join(d, "cells.csv"), "w", newline="", encoding="utf-8") as f:
         cw = csv.writer(f)
         cw.writerow(["table", "workload", "contender", "round", "status"] + keys + ["reason"])

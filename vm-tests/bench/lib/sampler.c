@@ -7,8 +7,11 @@
  *
  * Each line: uptime dev_reads dev_writes cpu(user nice system idle iowait irq softirq steal) ctxt
  *            Cached_kB Dirty_kB pid_utime pid_stime pid_voluntary_cs pid_nonvoluntary_cs
+ *            queue_ticks iouring_worker_ticks jit_ticks
  * (device counts from /sys/block/X/stat; the pid's CPU from /proc/PID/stat; its context switches summed over
- * every /proc/PID/task/TID/status; '-' where there is no pid).
+ * every /proc/PID/task/TID/status; utime+stime of its threads by name from /proc/PID/task/TID/stat: jublk's
+ * queue threads "ublkN-qM", io_uring's "iou-wrk-*"/"iou-sqp-*" workers, HotSpot's "C1/C2 CompilerThre";
+ * '-' where there is no pid).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -41,6 +44,37 @@ static ssize_t slurp(const char *path, char *buf, size_t size) {
 	close(fd);
 	buf[n] = '\0';
 	return (ssize_t)n;
+}
+
+/* utime+stime of a /proc/.../stat text, and its command name (without parentheses) into comm. */
+static unsigned long long stat_ticks(char *text, char *comm, size_t commsize) {
+	char *open = strchr(text, '(');
+	char *p = strrchr(text, ')');
+	unsigned long long ut = 0, st = 0;
+	if (comm && commsize) {
+		comm[0] = '\0';
+		if (open && p && p > open) {
+			size_t n = (size_t)(p - open - 1);
+			if (n >= commsize)
+				n = commsize - 1;
+			memcpy(comm, open + 1, n);
+			comm[n] = '\0';
+		}
+	}
+	if (!p)
+		return 0;
+	/* after the name: state is field 3, utime 14, stime 15 */
+	int f = 2;
+	for (char *q = p + 1; *q && f < 15; q++) {
+		if (*q == ' ') {
+			f++;
+			if (f == 14)
+				ut = strtoull(q + 1, NULL, 10);
+			else if (f == 15)
+				st = strtoull(q + 1, NULL, 10);
+		}
+	}
+	return ut + st;
 }
 
 /* The number after "key" at the start of a line, or -1. */
@@ -87,11 +121,10 @@ int main(int argc, char **argv) {
 			cached = field(buf, "Cached:");
 			dirty = field(buf, "Dirty:");
 		}
-		char pidpart[128] = "- - - -";
+		char pidpart[256] = "- - - - - - -";
 		if (strcmp(pid, "-") != 0) {
 			snprintf(path, sizeof path, "/proc/%s/stat", pid);
 			if (slurp(path, buf, sizeof buf) > 0) {
-				/* fields after the command name (which may hold blanks): state is field 3, utime 14, stime 15 */
 				char *p = strrchr(buf, ')');
 				unsigned long long ut = 0, st = 0;
 				if (p) {
@@ -107,6 +140,7 @@ int main(int argc, char **argv) {
 					}
 				}
 				long long vcs = 0, nvcs = 0;
+				unsigned long long qt = 0, iou = 0, jit = 0;
 				snprintf(path, sizeof path, "/proc/%s/task", pid);
 				DIR *d = opendir(path);
 				if (d) {
@@ -114,7 +148,7 @@ int main(int argc, char **argv) {
 					while ((e = readdir(d)) != NULL) {
 						if (e->d_name[0] == '.')
 							continue;
-						char sp[300];
+						char sp[300], comm[64];
 						snprintf(sp, sizeof sp, "/proc/%s/task/%s/status", pid, e->d_name);
 						if (slurp(sp, buf, sizeof buf) > 0) {
 							long long v = field(buf, "voluntary_ctxt_switches:");
@@ -124,10 +158,21 @@ int main(int argc, char **argv) {
 							if (n > 0)
 								nvcs += n;
 						}
+						snprintf(sp, sizeof sp, "/proc/%s/task/%s/stat", pid, e->d_name);
+						if (slurp(sp, buf, sizeof buf) > 0) {
+							unsigned long long t = stat_ticks(buf, comm, sizeof comm);
+							if (strncmp(comm, "ublk", 4) == 0 && strstr(comm, "-q"))
+								qt += t;
+							else if (strncmp(comm, "iou-", 4) == 0)
+								iou += t;
+							else if (strstr(comm, "CompilerThre"))
+								jit += t;
+						}
 					}
 					closedir(d);
 				}
-				snprintf(pidpart, sizeof pidpart, "%llu %llu %lld %lld", ut, st, vcs, nvcs);
+				snprintf(pidpart, sizeof pidpart, "%llu %llu %lld %lld %llu %llu %llu", ut, st, vcs, nvcs, qt,
+					 iou, jit);
 			}
 		}
 		printf("%.2f %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %lld %lld %lld %s\n", up, rd, wr, cpu[0],
