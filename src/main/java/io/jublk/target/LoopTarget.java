@@ -102,11 +102,24 @@ public final class LoopTarget implements Target {
             throw new IllegalArgumentException(p + " is a directory, not a file or block device");
         }
         if (!Files.exists(p)) {
+            if (Files.isSymbolicLink(p)) {
+                String to;
+                try {
+                    to = Files.readSymbolicLink(p).toString();
+                } catch (IOException e) {
+                    to = "a path";
+                }
+                throw new IllegalArgumentException(p + " is a symbolic link to " + to
+                        + ", which does not exist: not creating a file through it");
+            }
             if (c.size() == null) {
                 throw new IllegalArgumentException(p + " does not exist (give --size to create it)");
             }
             Path parent = p.toAbsolutePath().getParent();
-            if (parent == null || !Files.isDirectory(parent)) {
+            if (parent == null || !Files.exists(parent)) {
+                throw new IllegalArgumentException("cannot create " + p + ": " + parent + " does not exist");
+            }
+            if (!Files.isDirectory(parent)) {
                 throw new IllegalArgumentException("cannot create " + p + ": " + parent + " is not a directory");
             }
         } else {
