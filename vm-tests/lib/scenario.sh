@@ -4,9 +4,21 @@ set -u
 
 SCENARIO_PASSED=0
 SCENARIO_FAILED=0
+# Failures are also recorded in a file: a check that fails inside a command substitution (e.g.
+# dev=$(add_device ...) || finish) runs in a subshell, whose counter and stdout the scenario never sees.
+SCENARIO_FAILURES=$(mktemp /tmp/scenario-failures.XXXXXX)
+SCENARIO_PID=$BASHPID
 
 ok() { echo "ok   - $*"; SCENARIO_PASSED=$((SCENARIO_PASSED + 1)); }
-fail() { echo "FAIL - $*"; SCENARIO_FAILED=$((SCENARIO_FAILED + 1)); }
+fail() {
+  if [[ $BASHPID != "$SCENARIO_PID" ]]; then
+    echo "FAIL - $*" >&2 # stdout may be captured by the caller
+    echo "$*" >>"$SCENARIO_FAILURES"
+  else
+    echo "FAIL - $*"
+    SCENARIO_FAILED=$((SCENARIO_FAILED + 1))
+  fi
+}
 info() { echo "     # $*"; }
 
 # check DESCRIPTION COMMAND...: ok if the command succeeds (its output is shown on failure).
@@ -32,6 +44,9 @@ add_device() {
   local out
   if ! out=$(ublk add "$@" 2>&1); then
     fail "ublk add $*: $out"
+    local log
+    log=$(grep -o '/run/jublk[^ ]*\.log' <<<"$out" | head -n1)
+    [[ -n $log && -f $log ]] && sed 's/^/     | /' "$log" | tail -n 30 >&2
     return 1
   fi
   local dev
@@ -80,6 +95,8 @@ trap cleanup_devices EXIT
 
 # finish: print the tally and exit with the scenario's status.
 finish() {
+  SCENARIO_FAILED=$((SCENARIO_FAILED + $(wc -l <"$SCENARIO_FAILURES")))
+  rm -f "$SCENARIO_FAILURES"
   echo "# $SCENARIO_PASSED passed, $SCENARIO_FAILED failed"
   ((SCENARIO_FAILED == 0))
   exit $?
