@@ -2,6 +2,7 @@ package io.jublk.cli;
 
 import io.jublk.queue.Target;
 import io.jublk.target.LoopTarget;
+import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +35,10 @@ final class AddLoopCommand extends AddTargetCommand {
 
     @Option(names = "--read-only", description = "Serve the file read-only (the device is read-only).")
     boolean readOnly;
+
+    @Option(names = "--zero-copy", description = "The backing file's reads and writes use the request's own pages "
+            + "(UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory.")
+    boolean zeroCopy;
 
     private final List<String> warnings = new ArrayList<>();
 
@@ -72,8 +77,13 @@ final class AddLoopCommand extends AddTargetCommand {
     }
 
     @Override
+    long deviceFlags() {
+        return zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG : 0;
+    }
+
+    @Override
     Map<String, String> describe() {
-        return Map.of();
+        return Map.of("zero_copy", Boolean.toString(zeroCopy));
     }
 
     @Override

@@ -22,6 +22,11 @@ abstract class AddTargetCommand implements Callable<Integer> {
 
     abstract String targetName();
 
+    /** UBLK_F_* the target's options ask for (besides --recovery's). */
+    long deviceFlags() {
+        return 0;
+    }
+
     /** Things the user should hear about, known once the target is created. */
     List<String> warnings() {
         return List.of();
@@ -32,6 +37,7 @@ abstract class AddTargetCommand implements Callable<Integer> {
         common.validate();
         validate();
         Preflight.requireUblk();
+        Preflight.requireFeatures(deviceFlags());
         return common.foreground || common.daemonNotify ? Daemon.serve(this) : Daemon.spawn(this);
     }
 }

@@ -163,7 +163,7 @@ final class Daemon {
             Target target = add.createTarget();
             UblkServer.Options options = new UblkServer.Options(add.common.id != null ? add.common.id : -1,
                     add.common.queues, add.common.depth, UblkServer.Options.DEFAULT_MAX_IO_BYTES,
-                    add.common.recoveryFlags(), true, startTimeout());
+                    add.common.recoveryFlags() | add.deviceFlags(), true, startTimeout());
             server = add.common.recoverId != null
                     ? recoverServer(target, add.common.recoverId, options)
                     : startServer(target, options);

@@ -1,6 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.ctrl.UblkControl;
+import io.jublk.uapi.Ublk;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,6 +57,7 @@ final class ListCommand implements Callable<Integer> {
         m.put("file", d.targetField("file"));
         m.put("mode", d.targetField("mode"));
         m.put("recovery", d.state() != null ? d.state().getProperty("recovery") : null);
+        m.put("zero_copy", d.info().has(Ublk.UBLK_F_AUTO_BUF_REG));
         m.put("flags", d.info().flagNames());
         return m;
     }

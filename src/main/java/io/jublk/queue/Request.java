@@ -73,7 +73,11 @@ public final class Request {
         return (long) sectors << 9;
     }
 
-    /** The tag's data buffer (its full capacity; the request uses the first {@link #length()} bytes). */
+    /**
+     * The tag's data buffer (its full capacity; the request uses the first {@link #length()} bytes). Empty on a
+     * zero-copy device ({@link Target#supportsZeroCopy()}), where the data never passes through the server's
+     * memory.
+     */
     public MemorySegment buffer() {
         return buffer;
     }

@@ -34,6 +34,16 @@ public interface Target extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether this target moves data only through {@link QueueContext#read} and {@link QueueContext#write}
+     * (never touching {@link Request#buffer()}), so it can serve a zero-copy device: with UBLK_F_AUTO_BUF_REG
+     * those operations go straight between the request's own pages and the file, and a request has no buffer
+     * of its own.
+     */
+    default boolean supportsZeroCopy() {
+        return false;
+    }
+
     /** Creates the handler of one hardware queue, on that queue's thread. */
     QueueHandler openQueue(QueueContext queue);
 

@@ -13,6 +13,7 @@ import io.jublk.sys.Fd;
 import io.jublk.sys.LibC;
 import io.jublk.sys.Mmap;
 import io.jublk.sys.NativeException;
+import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.Layouts;
 import io.jublk.uapi.LinuxUapi;
@@ -58,9 +59,15 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     /** io_uring refuses a single registered buffer larger than 1 GiB. */
     private static final long MAX_FIXED_BUFFER = 1L << 30;
 
-    /** Everything the queue needs to know about its device. */
+    /**
+     * Everything the queue needs to know about its device.
+     *
+     * @param zeroCopy the device has UBLK_F_AUTO_BUF_REG: the kernel registers each request's own pages in this
+     *                 queue's ring (slot = tag) when it hands the request over, and the target's reads and writes
+     *                 use them directly; the queue has no buffers of its own
+     */
     public record Config(int devId, int queueId, int depth, int ioDescSize, int bufferBytes, int ublkcFd,
-            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher) {}
+            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher, boolean zeroCopy) {}
 
     private final Config cfg;
     private final Target target;
@@ -187,12 +194,19 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                 cfg.ublkcFd(), Ublk.UBLKSRV_CMD_BUF_OFFSET + cfg.queueId() * descStride,
                 "mmap io descriptors of queue " + cfg.queueId() + " of device " + cfg.devId());
 
-        long stride = Layouts.roundUp(cfg.bufferBytes(), page);
-        MemorySegment buffers = Mmap.map(arena, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
-                LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap request buffers");
+        MemorySegment buffers = MemorySegment.NULL;
         requests = new Request[depth];
-        for (int tag = 0; tag < depth; tag++) {
-            requests[tag] = new Request(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
+        if (cfg.zeroCopy()) {
+            for (int tag = 0; tag < depth; tag++) {
+                requests[tag] = new Request(tag, MemorySegment.NULL);
+            }
+        } else {
+            long stride = Layouts.roundUp(cfg.bufferBytes(), page);
+            buffers = Mmap.map(arena, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
+                    LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap request buffers");
+            for (int tag = 0; tag < depth; tag++) {
+                requests[tag] = new Request(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
+            }
         }
         state = new byte[depth];
         backendStart = new long[depth];
@@ -204,7 +218,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         handler = target.openQueue(context);
         registering = false;
         ring.registerFiles(files.stream().mapToInt(Integer::intValue).toArray());
-        if (target.wantsFixedBuffers() && buffers.byteSize() <= MAX_FIXED_BUFFER) {
+        if (cfg.zeroCopy()) {
+            // One empty slot per tag for the kernel to put the request's pages in (and take them out again on
+            // COMMIT_AND_FETCH).
+            ring.registerSparseBuffers(depth);
+            fixedBuffers = true;
+        } else if (target.wantsFixedBuffers() && buffers.byteSize() <= MAX_FIXED_BUFFER) {
             ring.registerBuffers(buffers);
             fixedBuffers = true;
         }
@@ -375,7 +394,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         long sqe = ring.sqe();
         long cmd = ring.prepUringCmd(sqe, 0, cmdOp, UserData.encode(tag, KIND_UBLK, 0, 0));
         ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
-        UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, requests[tag].bufferAddress());
+        if (cfg.zeroCopy()) {
+            // struct ublk_auto_buf_reg travels in the SQE's own addr (bits 0-15 the buffer slot: the tag; flags and
+            // reserved bits 0), and the command's addr must be 0.
+            ring.sqes().set(JAVA_LONG, sqe + IoUringSqe.ADDR, tag);
+            UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, 0);
+        } else {
+            UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, requests[tag].bufferAddress());
+        }
         state[tag] = FETCHING;
     }
 
@@ -411,7 +437,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
 
         private long prep(Request r, int sub, long bufferOffset, int length) {
-            if (bufferOffset < 0 || length < 0 || bufferOffset + length > r.buffer().byteSize()) {
+            long capacity = cfg.zeroCopy() ? r.length() : r.buffer().byteSize();
+            if (bufferOffset < 0 || length < 0 || bufferOffset + length > capacity) {
                 throw new IndexOutOfBoundsException("buffer range " + bufferOffset + "+" + length + " of " + r);
             }
             long sqe = ring.sqe();
@@ -430,11 +457,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         @Override
         public void read(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags) {
             long sqe = prep(r, sub, bufferOffset, length);
-            long addr = r.bufferAddress() + bufferOffset;
-            if (fixedBuffers) {
+            if (cfg.zeroCopy()) {
+                // The request's pages are fixed buffer r.tag(); the address is an offset into them.
+                ring.prepReadFixed(sqe, file, bufferOffset, length, fileOffset, r.tag(), rwFlags, ud(r, sub));
+            } else if (fixedBuffers) {
+                long addr = r.bufferAddress() + bufferOffset;
                 ring.prepReadFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
             } else {
-                ring.prepRead(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+                ring.prepRead(sqe, file, r.bufferAddress() + bufferOffset, length, fileOffset, rwFlags, ud(r, sub));
             }
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
@@ -443,11 +473,13 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         public void write(Request r, int sub, int file, long fileOffset, long bufferOffset, int length,
                 int rwFlags) {
             long sqe = prep(r, sub, bufferOffset, length);
-            long addr = r.bufferAddress() + bufferOffset;
-            if (fixedBuffers) {
+            if (cfg.zeroCopy()) {
+                ring.prepWriteFixed(sqe, file, bufferOffset, length, fileOffset, r.tag(), rwFlags, ud(r, sub));
+            } else if (fixedBuffers) {
+                long addr = r.bufferAddress() + bufferOffset;
                 ring.prepWriteFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
             } else {
-                ring.prepWrite(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+                ring.prepWrite(sqe, file, r.bufferAddress() + bufferOffset, length, fileOffset, rwFlags, ud(r, sub));
             }
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }

@@ -116,6 +116,9 @@ public final class UblkServer implements AutoCloseable {
     }
 
     private void add() {
+        if ((options.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0 && !target.supportsZeroCopy()) {
+            throw new IllegalArgumentException("the " + target.name() + " target cannot serve a zero-copy device");
+        }
         info = ctrl.addDev(options.devId(), options.queues(), options.depth(), options.maxIoBytes(), options.flags());
         LOG.log(Level.INFO, "ADD_DEV: device " + info.devId() + ", " + info.nrHwQueues() + " queue(s) of depth "
                 + info.queueDepth() + ", flags " + info.flagNames());
@@ -160,7 +163,8 @@ public final class UblkServer implements AutoCloseable {
             List<Integer> cpus = ctrl.getQueueAffinity(devId, q);
             QueueStats s = new QueueStats(q);
             UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
-                    info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher()), target, s,
+                    info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher(),
+                    (info.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0), target, s,
                     queueExited::countDown);
             stats.add(s);
             queues.add(queue);

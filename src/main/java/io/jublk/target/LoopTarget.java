@@ -67,10 +67,11 @@ public final class LoopTarget implements Target {
     private final boolean readOnly;
     private final boolean discard;
     private final boolean blockDevice;
+    private final int dioMemAlign;
     private final List<String> warnings;
 
     private LoopTarget(Path path, Fd fd, Mode mode, long sizeBytes, int lbs, int pbs, boolean readOnly,
-            boolean discard, boolean blockDevice, List<String> warnings) {
+            boolean discard, boolean blockDevice, int dioMemAlign, List<String> warnings) {
         this.path = path;
         this.fd = fd;
         this.mode = mode;
@@ -80,6 +81,7 @@ public final class LoopTarget implements Target {
         this.readOnly = readOnly;
         this.discard = discard;
         this.blockDevice = blockDevice;
+        this.dioMemAlign = dioMemAlign;
         this.warnings = warnings;
     }
 
@@ -195,6 +197,7 @@ public final class LoopTarget implements Target {
             FileStat st = FileStat.of(fd);
             boolean bdev = st.isBlockDevice();
             long available;
+            int memAlign = 0;
             int lbsMin = 512;
             int pbs = 4096;
             if (bdev) {
@@ -206,10 +209,13 @@ public final class LoopTarget implements Target {
             }
             if (mode == Mode.DIRECT) {
                 int direct = Fd.tryOpen(p, base | LinuxUapi.O_DIRECT, 0);
-                int align = FileStat.of(p).dioOffsetAlign();
+                FileStat dio = FileStat.of(p);
+                int align = dio.dioOffsetAlign();
+                memAlign = dio.dioMemAlign();
                 if (direct < 0) {
                     warnings.add(p + " refuses O_DIRECT (" + Errno.name(direct) + "): serving it buffered instead");
                     mode = Mode.BUFFERED;
+                    memAlign = 0;
                 } else {
                     fd.close();
                     fd = Fd.adopt(direct, p.toString());
@@ -259,7 +265,7 @@ public final class LoopTarget implements Target {
                 }
             }
             boolean discard = !c.readOnly() && (bdev ? blockDeviceZeroes(st) : punchHoleWorks(fd, size));
-            return new LoopTarget(p, fd, mode, size, lbs, pbs, c.readOnly(), discard, bdev, warnings);
+            return new LoopTarget(p, fd, mode, size, lbs, pbs, c.readOnly(), discard, bdev, memAlign, warnings);
         } catch (RuntimeException e) {
             fd.close();
             throw e;
@@ -340,6 +346,11 @@ public final class LoopTarget implements Target {
         if (discard) {
             p = p.withDiscard(Math.max(physicalBlockSize, 4096), MAX_DISCARD_SECTORS, MAX_DISCARD_SECTORS);
         }
+        if (dioMemAlign > 512) {
+            // On a zero-copy device O_DIRECT reads and writes use the request's own pages: the block layer must
+            // align them as the backing file's direct I/O needs (it aligns to 512 bytes by default).
+            p = p.withDmaAlignment(dioMemAlign - 1);
+        }
         return p;
     }
 
@@ -356,6 +367,12 @@ public final class LoopTarget implements Target {
 
     @Override
     public boolean wantsFixedBuffers() {
+        return true;
+    }
+
+    /** Data only moves through the queue's read and write: zero copy works. */
+    @Override
+    public boolean supportsZeroCopy() {
         return true;
     }
 

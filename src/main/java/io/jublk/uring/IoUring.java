@@ -25,6 +25,7 @@ import io.jublk.uapi.IoCqringOffsets;
 import io.jublk.uapi.IoSqringOffsets;
 import io.jublk.uapi.IoUringCqe;
 import io.jublk.uapi.IoUringParams;
+import io.jublk.uapi.IoUringRsrcRegister;
 import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.LinuxUapi;
@@ -436,6 +437,21 @@ public final class IoUring implements AutoCloseable {
             }
             register(IoUringUapi.IORING_REGISTER_BUFFERS, iovecs.address(), buffers.length,
                     "IORING_REGISTER_BUFFERS");
+        }
+    }
+
+    /**
+     * IORING_REGISTER_BUFFERS2 with IORING_RSRC_REGISTER_SPARSE: an empty buffer table of {@code slots}
+     * entries, for buffers the kernel registers itself (ublk's UBLK_F_AUTO_BUF_REG puts each request's pages
+     * in the slot its FETCH/COMMIT named). READ/WRITE_FIXED on such a buffer take an offset into it as address.
+     */
+    public void registerSparseBuffers(int slots) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment rr = a.allocate(IoUringRsrcRegister.LAYOUT);
+            rr.set(JAVA_INT, IoUringRsrcRegister.NR, slots);
+            rr.set(JAVA_INT, IoUringRsrcRegister.FLAGS, IoUringUapi.IORING_RSRC_REGISTER_SPARSE);
+            register(IoUringUapi.IORING_REGISTER_BUFFERS2, rr.address(), (int) IoUringRsrcRegister.LAYOUT.byteSize(),
+                    "IORING_REGISTER_BUFFERS2 (sparse, " + slots + " slots)");
         }
     }
 

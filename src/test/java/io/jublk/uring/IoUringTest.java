@@ -180,6 +180,24 @@ class IoUringTest {
     }
 
     @Test
+    void sparseBufferTableHasEmptySlots() throws Exception {
+        try (Arena arena = Arena.ofConfined();
+                Fd fd = Fd.open(dir.resolve("sparse"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                IoUring ring = IoUring.open(8)) {
+            ring.registerSparseBuffers(4);
+            // The slots exist but hold nothing until someone (ublk's auto registration) fills them: a fixed read
+            // into one is refused by the kernel, not a crash or a silent success.
+            long sqe = ring.sqe();
+            ring.prepReadFixed(sqe, fd.get(), 0, 4096, 0, 2, 0, 1);
+            assertEquals(-Errno.EFAULT, await(ring, 1).only()[1]);
+            // A second table on the same ring is refused: the first one is in place.
+            NativeException e = assertThrows(NativeException.class, () -> ring.registerSparseBuffers(4));
+            assertEquals(Errno.EBUSY, e.errno());
+            ring.unregisterBuffers();
+        }
+    }
+
+    @Test
     void fsyncAndFdatasyncComplete() {
         try (Arena arena = Arena.ofConfined();
                 Fd fd = Fd.open(dir.resolve("sync"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
