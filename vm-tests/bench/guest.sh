@@ -166,6 +166,9 @@ DEV[file]=$IMG
 add_jublk jublk-buf loop --file "$IMG" --buffered -q 1 -d 128
 add_jublk jublk-dio loop --file "$IMG" --direct -q 1 -d 128
 add_kublk kublk-loop -t loop -q 1 -d 128 "$IMG"
+# Zero copy (UBLK_F_AUTO_BUF_REG): both servers' O_DIRECT backing I/O on the request's own pages.
+add_jublk jublk-zc loop --file "$IMG" --direct --zero-copy -q 1 -d 128
+add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
 add_jublk jublk-null null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
 if modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=4 bs=512 submit_queues=1 hw_queue_depth=128 &&
@@ -174,7 +177,7 @@ if modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=4 bs=512 submit_queu
 else
   NA[null_blk]="modprobe null_blk failed"
 fi
-LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop file)
+LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
 NULL_CONTENDERS=(jublk-null kublk-null null_blk)
 for c in "${LOOP_CONTENDERS[@]}" "${NULL_CONTENDERS[@]}"; do contender_line "$c"; done
 ublk list >"$OUT/logs/ublk-list.txt" 2>&1
@@ -332,7 +335,7 @@ rotate() {
 
 # ---- warm-up: the servers' JIT (and kublk's caches), on the raw region -------------------------------------
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
-for c in jublk-buf jublk-dio kublk-loop jublk-null kublk-null; do
+for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null; do
   [[ -n ${NA[$c]:-} ]] && continue
   off=(--offset="$RAW_OFF" --size="$RAW_SIZE")
   [[ $c == *-null ]] && off=()
@@ -395,10 +398,10 @@ fi
 # ---- teardown ----------------------------------------------------------------------------------------------
 say "teardown"
 cp /run/jublk/*.log "$OUT/logs/" 2>/dev/null
-for c in jublk-buf jublk-dio jublk-null; do
+for c in jublk-buf jublk-dio jublk-zc jublk-null; do
   [[ -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && ublk del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
 done
-for c in kublk-loop kublk-null; do
+for c in kublk-loop kublk-zc kublk-null; do
   [[ -n $KUBLK && -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && "$KUBLK" del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
 done
 for c in kloop-buf kloop-dio; do [[ -n ${DEV[$c]:-} ]] && losetup -d "${DEV[$c]}"; done

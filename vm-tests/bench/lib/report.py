@@ -24,6 +24,8 @@ LABEL = {
     "jublk-buf": "jublk --buffered",
     "jublk-dio": "jublk --direct",
     "kublk-loop": "kublk loop",
+    "jublk-zc": "jublk --direct --zero-copy",
+    "kublk-zc": "kublk loop --auto_zc",
     "file": "file (ceiling)",
     "jublk-null": "jublk null",
     "kublk-null": "kublk null",
@@ -35,14 +37,16 @@ SHORT = {
     "jublk-buf": "jublk buf",
     "jublk-dio": "jublk dio",
     "kublk-loop": "kublk",
+    "jublk-zc": "jublk zc",
+    "kublk-zc": "kublk zc",
     "file": "file",
     "jublk-null": "jublk null",
     "kublk-null": "kublk null",
     "null_blk": "null_blk",
 }
-LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "file"]
+LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk"]
-SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-null", "kublk-null"]
+SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 
 
@@ -289,9 +293,10 @@ def main():
                          None if s.spread() is None else round(s.spread(), 1),
                          "" if s.median is not None else why_na(table, wl, cont)])
 
-    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk"]
+    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk"]
     loop_head = ("| | " + " | ".join(SHORT[c] for c in LOOP)
-                 + " | jublk buf ÷ kloop buf | jublk dio ÷ kloop dio | jublk dio ÷ kublk |")
+                 + " | jublk buf ÷ kloop buf | jublk dio ÷ kloop dio | jublk dio ÷ kublk"
+                 + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc |")
     loop_sep = "|" + "---|" * (len(loop_cols) + 1)
 
     def loop_row(title, table, wl, metric, unit):
@@ -299,7 +304,8 @@ def main():
         for c in LOOP:
             add_csv(table, wl, c, metric, unit)
         r = [ratio(table, wl, "jublk-buf", "kloop-buf", metric), ratio(table, wl, "jublk-dio", "kloop-dio", metric),
-             ratio(table, wl, "jublk-dio", "kublk-loop", metric)]
+             ratio(table, wl, "jublk-dio", "kublk-loop", metric), ratio(table, wl, "jublk-zc", "kloop-dio", metric),
+             ratio(table, wl, "jublk-zc", "kublk-zc", metric)]
         w(f"| {title} | " + " | ".join(vals + r) + " |")
 
     # Table 1
@@ -359,8 +365,9 @@ def main():
       "in that time. The kernel loop driver has no server process: its work is in kernel threads; the "
       "second table has the whole guest's CPU time per I/O (fio included) for every contender.")
     w("")
-    w("| | " + " | ".join(SHORT[c] for c in SERVERS) + " | jublk dio ÷ kublk | jublk null ÷ kublk null |")
-    w("|" + "---|" * (len(SERVERS) + 3))
+    w("| | " + " | ".join(SHORT[c] for c in SERVERS)
+      + " | jublk dio ÷ kublk | jublk zc ÷ kublk zc | jublk null ÷ kublk null |")
+    w("|" + "---|" * (len(SERVERS) + 4))
     for table, wl in raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]:
         vals = []
         for c in SERVERS:
@@ -370,8 +377,9 @@ def main():
             vals.append(cellv(table, wl, c, "server_cpu_us_per_io", "us"))
             add_csv(table, wl, c, "server_cpu_us_per_io", "us")
         r1 = ratio(table, wl, "jublk-dio", "kublk-loop", "server_cpu_us_per_io") if table == "raw" else ""
+        rz = ratio(table, wl, "jublk-zc", "kublk-zc", "server_cpu_us_per_io") if table == "raw" else ""
         r2 = ratio(table, wl, "jublk-null", "kublk-null", "server_cpu_us_per_io") if table == "null" else ""
-        w(f"| {table} {wl} | " + " | ".join(vals + [r1, r2]) + " |")
+        w(f"| {table} {wl} | " + " | ".join(vals + [r1, rz, r2]) + " |")
     w("")
     w("Where the server's CPU goes (µs per I/O): its own threads (jublk: the queue thread `ublkN-q0` alone) / "
       "the io_uring `iou-wrk` workers it spawned (I/O that cannot be issued without blocking is handed to "
@@ -543,12 +551,12 @@ def main():
               ("null randread 4k qd32: IOPS", "null", "randread-qd32", "iops", NULL),
               ("null randread 4k qd1: mean µs (lower is better)", "null", "randread-qd1", "lat_us", NULL),
               ("server CPU µs per I/O, raw randread qd32", "raw", "randread-qd32", "server_cpu_us_per_io",
-               ["jublk-buf", "jublk-dio", "kublk-loop"]),
+               ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc"]),
               ("server CPU µs per I/O, null randread qd32", "null", "randread-qd32", "server_cpu_us_per_io",
                ["jublk-null", "kublk-null"]),
               ("page cache growth MiB, raw randread qd32", "raw", "randread-qd32", "cached_growth_mib", MODES),
               ("server ctx switches per I/O, raw randread qd32", "raw", "randread-qd32", "server_cs_per_io",
-               ["jublk-buf", "jublk-dio", "kublk-loop"])]
+               ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc"])]
     with open(os.path.join(d, "chart.csv"), "w", newline="", encoding="utf-8") as f:
         cw = csv.writer(f)
         cw.writerow(["panel", "contender", "median", "min", "max"])
