@@ -3,6 +3,7 @@
 # starts a new server, fio's queued and in-flight writes complete and its verify passes. Three times in a
 # row on the same device; the state file shows the new server each time.
 # vm-test: --disk 2G
+# vm-test-seconds: 600
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 dev=$(add_device loop --file "$SCRATCH/r.img" --size 512M --recovery=reissue -q 2) || finish

@@ -4,6 +4,7 @@
 # before the last `sync` is intact, and e2fsck -fn is clean.
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
+# vm-test-seconds: 300
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

@@ -2,6 +2,7 @@
 # Add, use, delete 20 times in a row: the kernel reuses the id, nothing leaks (devices, daemons, state), and
 # each daemon holds the same number of file descriptors.
 # vm-test:
+# vm-test-seconds: 740
 . "$(dirname "$0")/lib/scenario.sh"
 
 cycles=${1:-20}
@@ -10,7 +11,9 @@ for i in $(seq 1 "$cycles"); do
   dev=$(add_device null --size 64M) || finish
   id=$(dev_id "$dev")
   [[ -z "$first_id" ]] && first_id=$id
-  pid=$(daemon_pid "$id")
+  # The state file's pid, not `ublk list` (a JVM start per cycle); ublk-null.sh checks list against the kernel.
+  pid=$(state_pid "$id")
+  [[ -n $pid && -d /proc/$pid ]] || fail "cycle $i: no live daemon pid in the state file ('$pid')"
   dd if=/dev/zero of="$dev" bs=1M count=4 oflag=direct status=none || fail "cycle $i: write"
   fds=$(ls /proc/"$pid"/fd | wc -l)
   fds_seen="$fds_seen $fds"

@@ -61,6 +61,9 @@ add_device() {
 # The id N of /dev/ublkbN.
 dev_id() { echo "${1#/dev/ublkb}"; }
 
+# The pid the daemon of device id N wrote into its state file (no JVM start, unlike daemon_pid).
+state_pid() { sed -n 's/^pid=//p' "${JUBLK_RUN_DIR:-/run/jublk}/ublk$1.properties" 2>/dev/null; }
+
 # The pid of the daemon serving device id N (from the kernel's view via `ublk list --json`).
 daemon_pid() { ublk list -n "$1" --json | grep -o '"pid":[0-9]*' | cut -d: -f2; }
 

@@ -35,8 +35,11 @@ class VmScenariosIT {
         return Path.of(System.getProperty("jublk.repo", ".")).toAbsolutePath();
     }
 
-    /** A scenario script with the harness options and script arguments of one of its {@code # vm-test:} lines. */
-    record Scenario(String name, List<String> options, List<String> args) {
+    /**
+     * A scenario script with the harness options and script arguments of one of its {@code # vm-test:} lines,
+     * and the wall time one run takes (its {@code # vm-test-seconds:} line; 180 without one).
+     */
+    record Scenario(String name, List<String> options, List<String> args, int seconds) {
         @Override
         public String toString() {
             return args.isEmpty() ? name : name + " " + String.join(" ", args);
@@ -57,18 +60,24 @@ class VmScenariosIT {
                     continue;
                 }
                 // "# vm-test: [harness options] [-- scenario arguments]", one test per line.
-                for (String line : Files.readAllLines(p)) {
+                List<String> lines = Files.readAllLines(p);
+                int seconds = lines.stream().filter(l -> l.startsWith("# vm-test-seconds:"))
+                        .map(l -> Integer.parseInt(l.substring("# vm-test-seconds:".length()).trim()))
+                        .findFirst().orElse(180);
+                for (String line : lines) {
                     if (line.startsWith("# vm-test:")) {
                         String spec = line.substring("# vm-test:".length()).trim();
                         List<String> words = spec.isEmpty() ? List.of() : List.of(spec.split("\\s+"));
                         int dash = words.indexOf("--");
                         List<String> opts = dash < 0 ? words : words.subList(0, dash);
                         List<String> args = dash < 0 ? List.of() : words.subList(dash + 1, words.size());
-                        list.add(new Scenario(name, opts, args));
+                        list.add(new Scenario(name, opts, args, seconds));
                     }
                 }
             }
         }
+        // Longest first: two VMs run at a time, and a long scenario started last would run alone at the end.
+        list.sort(java.util.Comparator.comparingInt(Scenario::seconds).reversed());
         return list.stream();
     }
 
