@@ -164,9 +164,10 @@ final class Daemon {
             UblkServer.Options options = new UblkServer.Options(add.common.id != null ? add.common.id : -1,
                     add.common.queues, add.common.depth, UblkServer.Options.DEFAULT_MAX_IO_BYTES,
                     add.common.recoveryFlags() | add.deviceFlags(), true, startTimeout());
+            // The server owns the target: it closes it whether it stops later or fails to start.
             server = add.common.recoverId != null
-                    ? recoverServer(target, add.common.recoverId, options)
-                    : startServer(target, options);
+                    ? UblkServer.recover(target, add.common.recoverId, options.readyTimeout(), options.ioFlusher())
+                    : UblkServer.start(target, options);
             if (add.common.metricsPort != null) {
                 try {
                     metrics = MetricsServer.start(server, add.common.metricsAddress, add.common.metricsPort);
@@ -219,24 +220,6 @@ final class Daemon {
         return 1;
     }
 
-    /** Starts the server; a failure to start is reported with what the user can change. */
-    private static UblkServer startServer(Target target, UblkServer.Options options) {
-        try {
-            return UblkServer.start(target, options);
-        } catch (RuntimeException e) {
-            target.close();
-            throw e;
-        }
-    }
-
-    private static UblkServer recoverServer(Target target, int id, UblkServer.Options options) {
-        try {
-            return UblkServer.recover(target, id, options.readyTimeout(), options.ioFlusher());
-        } catch (RuntimeException e) {
-            target.close();
-            throw e;
-        }
-    }
 
     private static void shutdown(UblkServer server, MetricsServer metrics, int id) {
         try {

@@ -81,26 +81,41 @@ public final class UblkServer implements AutoCloseable {
         this.recovering = recovering;
     }
 
-    /** Creates and starts a device served by {@code target}; returns once {@code /dev/ublkbN} is live. */
+    /**
+     * Creates and starts a device served by {@code target}; returns once {@code /dev/ublkbN} is live. The server
+     * owns the target from here on: it is closed when the server stops, or at once if the start fails,
+     * whatever step failed.
+     */
     public static UblkServer start(Target target, Options options) {
-        UblkControl ctrl = UblkControl.open();
-        UblkServer server = new UblkServer(ctrl, target, options, false);
+        UblkControl ctrl = null;
         try {
+            ctrl = UblkControl.open();
+            UblkServer server = new UblkServer(ctrl, target, options, false);
             server.add();
+            return server;
         } catch (RuntimeException | Error e) {
-            ctrl.close();
+            if (ctrl != null) {
+                ctrl.close();
+            }
+            target.close();
             throw e;
         }
-        return server;
     }
 
     /**
      * Takes over device {@code devId} whose server died (UBLK_F_USER_RECOVERY): START_USER_RECOVERY, queues
      * fetch every tag, END_USER_RECOVERY with this process id. Requests that waited complete; with REISSUE,
-     * requests that were in flight are served again.
+     * requests that were in flight are served again. Like {@link #start}, the server owns the target, and closes
+     * it if the takeover fails.
      */
     public static UblkServer recover(Target target, int devId, Duration readyTimeout, boolean ioFlusher) {
-        UblkControl ctrl = UblkControl.open();
+        UblkControl ctrl;
+        try {
+            ctrl = UblkControl.open();
+        } catch (RuntimeException | Error e) {
+            target.close();
+            throw e;
+        }
         try {
             DeviceInfo info = ctrl.getDevInfo(devId);
             Options o = new Options(devId, info.nrHwQueues(), info.queueDepth(), info.maxIoBufBytes(), info.flags(),
@@ -111,6 +126,7 @@ public final class UblkServer implements AutoCloseable {
             return server;
         } catch (RuntimeException | Error e) {
             ctrl.close();
+            target.close();
             throw e;
         }
     }
@@ -194,7 +210,6 @@ public final class UblkServer implements AutoCloseable {
         } catch (NativeException e) {
             LOG.log(Level.ERROR, "could not delete device " + info.devId() + " after a failed start: " + e);
         }
-        target.close();
     }
 
     private void abandonQueues() {
