@@ -19,12 +19,13 @@
 #   meta.txt           parameters, kernel, versions, timings
 set -uo pipefail
 
-quick=0 rounds=3 only=""
+quick=0 rounds=3 only="" warmup=""
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
     --rounds) rounds="$2"; shift ;;
     --only) only="$2"; shift ;;
+    --warmup) warmup="$2"; shift ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -44,6 +45,7 @@ else
   FILE_SIZE=4G FS_SIZE=2G RAW_OFF=2G RAW_SIZE=2G
   T1_JOBSIZE=64M T1_RUNTIME=12 T2_RUNTIME=8 T2_RAMP=2 WARMUP=60 GC_RUN=30
 fi
+[[ -n $warmup ]] && WARMUP=$warmup
 T1_JOBS=16 SEQ_DEPTH=8
 for v in quick rounds FILE_SIZE FS_SIZE RAW_OFF RAW_SIZE T1_JOBS T1_JOBSIZE T1_RUNTIME T2_RUNTIME T2_RAMP \
   SEQ_DEPTH WARMUP GC_RUN; do meta "$v" "${!v}"; done
