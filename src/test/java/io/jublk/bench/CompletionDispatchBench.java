@@ -4,17 +4,10 @@ import io.jublk.uring.CompletionHandler;
 import io.jublk.uring.IoUring;
 import io.jublk.uring.UserData;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
@@ -26,11 +19,7 @@ import org.openjdk.jmh.annotations.TearDown;
  * reaps the 32 CQEs through {@link IoUring#forEachCompletion}: the whole engine path per operation, system
  * call included, which must allocate nothing either.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class CompletionDispatchBench {
+public class CompletionDispatchBench extends HotPathBench {
     private static final int DEPTH = 128;
     private static final int STREAM = 1024;
     private static final int BATCH = 32;
@@ -65,7 +54,6 @@ public class CompletionDispatchBench {
     private final long[] userData = new long[STREAM];
     private CompletionHandler handler;
     private IoUring ring;
-    private int next;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -76,7 +64,7 @@ public class CompletionDispatchBench {
             userData[i] = UserData.encode(random.nextInt(DEPTH), kind, random.nextInt(4), 0);
         }
         handler = new Dispatcher();
-        BenchSupport.linkRingTeardown();
+        linkRingTeardown();
         ring = IoUring.open(BATCH, 0, 0, UringRandReadBench.QUEUE_RING_FLAGS, true);
     }
 
@@ -87,9 +75,7 @@ public class CompletionDispatchBench {
 
     @Benchmark
     public void dispatch() {
-        int i = next;
-        next = (i + 1) & (STREAM - 1);
-        handler.onCompletion(userData[i], 4096, 0);
+        handler.onCompletion(userData[next(STREAM)], 4096, 0);
     }
 
     @Benchmark

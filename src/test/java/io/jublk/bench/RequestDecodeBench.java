@@ -11,16 +11,9 @@ import io.jublk.uapi.UblksrvIoDesc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
@@ -29,11 +22,7 @@ import org.openjdk.jmh.annotations.TearDown;
  * as {@code UblkQueue.serve} does. Tags are visited round-robin over a 128-deep queue of mixed READ and WRITE
  * descriptors of 4 KiB to 128 KiB.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class RequestDecodeBench {
+public class RequestDecodeBench extends HotPathBench {
     private static final int DEPTH = 128;
     private static final int MAX_IO = 128 * 1024;
     private static final long DEVICE_SECTORS = (16L << 30) >> 9;
@@ -42,7 +31,6 @@ public class RequestDecodeBench {
     private MemorySegment descriptors;
     private Request[] requests;
     private RequestDecoder decoder;
-    private int tag;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -72,8 +60,7 @@ public class RequestDecodeBench {
     /** One descriptor read and checked; returns the decoder's verdict (0 = serve) so nothing is elided. */
     @Benchmark
     public int decode() {
-        int t = tag;
-        tag = (t + 1) & (DEPTH - 1);
+        int t = next(DEPTH);
         long d = t * UblksrvIoDesc.SIZE;
         int opFlags = descriptors.get(JAVA_INT, d + UblksrvIoDesc.OP_FLAGS);
         int nrSectors = descriptors.get(JAVA_INT, d + UblksrvIoDesc.NR_SECTORS);

@@ -9,16 +9,9 @@ import io.jublk.uring.IoUring;
 import io.jublk.uring.UserData;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 /**
@@ -29,29 +22,24 @@ import org.openjdk.jmh.annotations.TearDown;
  * fill the SQ within a few calls and make the kernel part of the measurement. What {@code sqe()} adds on top
  * (an acquire load of the SQ head, zeroing 64 bytes) is in {@link CompletionDispatchBench#nopRoundTrip}.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
-public class SqePrepBench {
+public class SqePrepBench extends HotPathBench {
     private static final int BLOCK = 4096;
     private static final int DEPTH = 64;
 
     private Arena arena;
     private IoUring ring;
     private long buffers;
-    private int mask;
+    private int entries;
     private int sqeSize;
-    private int tag;
 
     @Setup(Level.Trial)
     public void setUp() {
-        BenchSupport.linkRingTeardown();
+        linkRingTeardown();
         ring = IoUring.open(DEPTH, 0, 0, UringRandReadBench.QUEUE_RING_FLAGS, true);
         arena = Arena.ofConfined();
         MemorySegment b = arena.allocate((long) DEPTH * BLOCK, BLOCK);
         buffers = b.address();
-        mask = ring.sqEntries() - 1;
+        entries = ring.sqEntries();
         sqeSize = ring.sqeSize();
     }
 
@@ -61,22 +49,16 @@ public class SqePrepBench {
         arena.close();
     }
 
-    private int nextTag() {
-        int t = tag;
-        tag = (t + 1) & mask;
-        return t;
-    }
-
     @Benchmark
     public void prepRead() {
-        int t = nextTag();
+        int t = next(entries);
         ring.prepRead((long) t * sqeSize, 5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20, 0,
                 UserData.encode(t, 2, 0, 0));
     }
 
     @Benchmark
     public void prepWriteFua() {
-        int t = nextTag();
+        int t = next(entries);
         ring.prepWrite((long) t * sqeSize, 5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20, RWF_DSYNC,
                 UserData.encode(t, 2, 0, 0));
     }
@@ -84,7 +66,7 @@ public class SqePrepBench {
     /** What UblkQueue writes to answer a request and fetch the next one on its tag. */
     @Benchmark
     public void prepCommitAndFetch() {
-        int t = nextTag();
+        int t = next(entries);
         long sqe = (long) t * sqeSize;
         long cmd = ring.prepUringCmd(sqe, 0, Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, UserData.encode(t, 1, 0, 0));
         ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
