@@ -3,7 +3,7 @@
 # starts a new server, fio's queued and in-flight writes complete and its verify passes. Three times in a
 # row on the same device; the state file shows the new server each time.
 # vm-test: --disk 2G
-# vm-test-seconds: 600
+# vm-test-seconds: 480
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 dev=$(add_device loop --file "$SCRATCH/r.img" --size 512M --recovery=reissue -q 2) || finish
@@ -12,7 +12,7 @@ check "list shows recovery mode" sh -c "ublk list -n $id --json | grep -q '\"rec
 for round in 1 2 3; do
   pid=$(daemon_pid "$id")
   fio --name=w$round --filename="$dev" --ioengine=io_uring --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
-    --size=96M --offset=$(( (round - 1) * 128 ))M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+    --size=64M --offset=$(( (round - 1) * 128 ))M --verify=crc32c --verify_fatal=1 --do_verify=1 \
     --randrepeat=0 --output-format=terse >/tmp/fio$round.out 2>&1 &
   fio_pid=$!
   sleep 4
