@@ -2,7 +2,7 @@
 # Crash recovery (--recovery=reissue): kill -9 the daemon while fio writes with verification, `ublk recover`
 # starts a new server, fio's queued and in-flight writes complete and its verify passes. Three times in a
 # row on the same device; the state file shows the new server each time.
-# vm-test: --disk 2G
+# vm-test: --disk 2G --timeout 1500
 # vm-test-seconds: 480
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
