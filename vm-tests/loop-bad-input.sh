@@ -2,7 +2,7 @@
 # Bad input to `ublk add loop`: one clear line, non-zero exit, nothing created or left behind; --read-only
 # serves a file that cannot be written.
 # vm-test: --disk 1G
-# vm-test-seconds: 400
+# vm-test-seconds: 370
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 before=$(ublk_ids | wc -l)

@@ -4,7 +4,7 @@
 # same file identically, and the mode is real (O_DIRECT on the daemon's backing descriptor, or not).
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 250
+# vm-test-seconds: 150
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

@@ -3,7 +3,7 @@
 # `blkdiscard -z` read back as zeros, and a discard frees the backing file's blocks (holes).
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 150
+# vm-test-seconds: 90
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

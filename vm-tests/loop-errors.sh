@@ -4,7 +4,7 @@
 # in the daemon and logged once.
 # vm-test: -- direct
 # vm-test: -- buffered
-# vm-test-seconds: 200
+# vm-test-seconds: 75
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 mkdir -p /mnt/tiny && mount -t tmpfs -o size=32m tmpfs /mnt/tiny

@@ -3,7 +3,7 @@
 # e2fsck -fn is clean, mount again and the tree is identical.
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 320
+# vm-test-seconds: 200
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

@@ -3,7 +3,7 @@
 # iodepth 32; fio reads everything back and checks every block.
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 330
+# vm-test-seconds: 200
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

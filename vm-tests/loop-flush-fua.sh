@@ -3,7 +3,7 @@
 # after every write (fsync=1) and write O_DIRECT|O_SYNC (FUA) run clean and verify.
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 200
+# vm-test-seconds: 130
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

@@ -5,7 +5,7 @@
 # the file after `ublk del`, and an ext4 on it checks clean. Direct I/O first, then the page cache (content
 # only: the buffered path differs from the direct one only in the backing file's open flags).
 # vm-test: --disk 2G
-# vm-test-seconds: 330
+# vm-test-seconds: 250
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 

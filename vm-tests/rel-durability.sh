@@ -4,7 +4,7 @@
 # state: every write fio saw acknowledged is there (zero verify errors).
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 220
+# vm-test-seconds: 90
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

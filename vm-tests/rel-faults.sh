@@ -6,7 +6,7 @@
 #  - a backing file truncated under the live device: reads past its new end fail with EIO.
 # (ENOSPC is loop-errors.sh.)
 # vm-test: --disk 1G
-# vm-test-seconds: 250
+# vm-test-seconds: 150
 . "$(dirname "$0")/lib/scenario.sh"
 modprobe dm_mod || { fail "modprobe dm_mod"; finish; }
 mb() { echo $(($1 * 2048)); } # MiB -> sectors

@@ -5,7 +5,7 @@
 # behind. And the daemon itself: its own mount namespace, PR_SET_IO_FLUSHER on its queue threads, metrics
 # on 127.0.0.1 unless told otherwise, state files and run directory not world-writable.
 # vm-test: --disk 1G
-# vm-test-seconds: 300
+# vm-test-seconds: 190
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 

@@ -2,7 +2,7 @@
 # Without --recovery, a dead server's device fails pending and new I/O (no hang) and `ublk del` still cleans
 # up. Times how long fio takes to see the error after kill -9.
 # vm-test: --disk 2G
-# vm-test-seconds: 180
+# vm-test-seconds: 70
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 dev=$(add_device loop --file "$SCRATCH/n.img" --size 256M) || finish

@@ -3,7 +3,7 @@
 # starts a new server, fio's queued and in-flight writes complete and its verify passes. Three times in a
 # row on the same device; the state file shows the new server each time.
 # vm-test: --disk 2G --timeout 1500
-# vm-test-seconds: 480
+# vm-test-seconds: 640
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 dev=$(add_device loop --file "$SCRATCH/r.img" --size 512M --recovery=reissue -q 2) || finish

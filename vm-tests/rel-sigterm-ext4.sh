@@ -4,7 +4,7 @@
 # before the last `sync` is intact, and e2fsck -fn is clean.
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
-# vm-test-seconds: 300
+# vm-test-seconds: 170
 . "$(dirname "$0")/lib/scenario.sh"
 mode=${1:?mode}
 scratch_fs

@@ -4,7 +4,7 @@
 # mapping, no device node is left, and every read-back matches what was written. The harness adds: no kernel
 # warning. ARGS: [CYCLES] (default 50).
 # vm-test: --disk 1G
-# vm-test-seconds: 220
+# vm-test-seconds: 95
 . "$(dirname "$0")/lib/scenario.sh"
 cycles=${1:-50}
 scratch_fs

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Bad input to `ublk add`/`del`: one clear line on stderr, non-zero exit, and nothing left behind.
 # vm-test:
-# vm-test-seconds: 200
+# vm-test-seconds: 150
 . "$(dirname "$0")/lib/scenario.sh"
 
 before=$(ublk_ids | wc -l)

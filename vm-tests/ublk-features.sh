@@ -1,7 +1,7 @@
 #!/bin/bash
 # `ublk features` decodes the kernel's feature mask into the UBLK_F_* names (text and JSON).
 # vm-test:
-# vm-test-seconds: 60
+# vm-test-seconds: 35
 . "$(dirname "$0")/lib/scenario.sh"
 
 out=$(ublk features)

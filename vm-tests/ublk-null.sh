@@ -2,7 +2,7 @@
 # ublk add null: a 1 GiB device appears, fio reads and writes it (io_uring, iodepth 32), ublk list shows it,
 # ublk del removes both the block and the char device.
 # vm-test:
-# vm-test-seconds: 180
+# vm-test-seconds: 100
 . "$(dirname "$0")/lib/scenario.sh"
 
 dev=$(add_device null --size 1G) || finish

@@ -1,7 +1,7 @@
 #!/bin/bash
 # -q 2 -d 64: two hardware queues, each with its own thread; fio with two jobs runs clean.
 # vm-test:
-# vm-test-seconds: 150
+# vm-test-seconds: 75
 . "$(dirname "$0")/lib/scenario.sh"
 
 dev=$(add_device null --size 512M -q 2 -d 64) || finish

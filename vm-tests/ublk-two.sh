@@ -1,7 +1,7 @@
 #!/bin/bash
 # Two devices at once, both usable, then `ublk del --all` removes both.
 # vm-test:
-# vm-test-seconds: 150
+# vm-test-seconds: 100
 . "$(dirname "$0")/lib/scenario.sh"
 
 a=$(add_device null --size 128M) || finish
