@@ -368,14 +368,18 @@ def main():
     w("| | " + " | ".join(SHORT[c] for c in SERVERS)
       + " | jublk dio ÷ kublk | jublk zc ÷ kublk zc | jublk null ÷ kublk null |")
     w("|" + "---|" * (len(SERVERS) + 4))
-    for table, wl in raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]:
-        vals = []
-        for c in SERVERS:
-            if (table == "null") != c.endswith("-null"):
-                vals.append("")
-                continue
-            vals.append(cellv(table, wl, c, "server_cpu_us_per_io", "us"))
-            add_csv(table, wl, c, "server_cpu_us_per_io", "us")
+    def server_rows(cell):
+        """(table, workload, cells) for table 4: cell(table, wl, contender) where the server serves that
+        table (loop servers the raw table, null servers the null one), empty elsewhere."""
+        for table, wl in raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]:
+            yield table, wl, ["" if (table == "null") != c.endswith("-null") else cell(table, wl, c)
+                              for c in SERVERS]
+
+    def server_cpu(table, wl, c):
+        add_csv(table, wl, c, "server_cpu_us_per_io", "us")
+        return cellv(table, wl, c, "server_cpu_us_per_io", "us")
+
+    for table, wl, vals in server_rows(server_cpu):
         r1 = ratio(table, wl, "jublk-dio", "kublk-loop", "server_cpu_us_per_io") if table == "raw" else ""
         rz = ratio(table, wl, "jublk-zc", "kublk-zc", "server_cpu_us_per_io") if table == "raw" else ""
         r2 = ratio(table, wl, "jublk-null", "kublk-null", "server_cpu_us_per_io") if table == "null" else ""
@@ -389,18 +393,15 @@ def main():
     w("")
     w("| | " + " | ".join(SHORT[c] for c in SERVERS) + " |")
     w("|" + "---|" * (len(SERVERS) + 1))
-    for table, wl in raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]:
-        vals = []
-        for c in SERVERS:
-            if (table == "null") != c.endswith("-null"):
-                vals.append("")
-                continue
-            mtrs = ("queue_cpu_us_per_io" if c.startswith("jublk") else "non_iou_cpu_us_per_io",
-                    "iou_cpu_us_per_io", "jit_cpu_pct")
-            vals.append(" / ".join(cellv(table, wl, c, mtr, "us") for mtr in mtrs[:2])
-                        + (f" / {cellv(table, wl, c, mtrs[2], '')}" if c.startswith("jublk") else ""))
-            for mtr in mtrs:
-                add_csv(table, wl, c, mtr, "%" if mtr == "jit_cpu_pct" else "us")
+    def cpu_split(table, wl, c):
+        mtrs = ("queue_cpu_us_per_io" if c.startswith("jublk") else "non_iou_cpu_us_per_io",
+                "iou_cpu_us_per_io", "jit_cpu_pct")
+        for mtr in mtrs:
+            add_csv(table, wl, c, mtr, "%" if mtr == "jit_cpu_pct" else "us")
+        return (" / ".join(cellv(table, wl, c, mtr, "us") for mtr in mtrs[:2])
+                + (f" / {cellv(table, wl, c, mtrs[2], '')}" if c.startswith("jublk") else ""))
+
+    for table, wl, vals in server_rows(cpu_split):
         w(f"| {table} {wl} | " + " | ".join(vals) + " |")
     w("")
     w("Whole guest CPU µs per I/O (all CPUs, fio and kernel included):")

@@ -46,8 +46,10 @@ static ssize_t slurp(const char *path, char *buf, size_t size) {
 	return (ssize_t)n;
 }
 
-/* utime+stime of a /proc/.../stat text, and its command name (without parentheses) into comm. */
-static unsigned long long stat_ticks(char *text, char *comm, size_t commsize) {
+/* utime+stime of a /proc/.../stat text (each also into *utime and *stime when given), and its command name
+   (without parentheses) into comm when given. */
+static unsigned long long stat_times(char *text, char *comm, size_t commsize, unsigned long long *utime,
+				     unsigned long long *stime) {
 	char *open = strchr(text, '(');
 	char *p = strrchr(text, ')');
 	unsigned long long ut = 0, st = 0;
@@ -74,7 +76,15 @@ static unsigned long long stat_ticks(char *text, char *comm, size_t commsize) {
 				st = strtoull(q + 1, NULL, 10);
 		}
 	}
+	if (utime)
+		*utime = ut;
+	if (stime)
+		*stime = st;
 	return ut + st;
+}
+
+static unsigned long long stat_ticks(char *text, char *comm, size_t commsize) {
+	return stat_times(text, comm, commsize, NULL, NULL);
 }
 
 /* The number after "key" at the start of a line, or -1. */
@@ -125,20 +135,8 @@ int main(int argc, char **argv) {
 		if (strcmp(pid, "-") != 0) {
 			snprintf(path, sizeof path, "/proc/%s/stat", pid);
 			if (slurp(path, buf, sizeof buf) > 0) {
-				char *p = strrchr(buf, ')');
 				unsigned long long ut = 0, st = 0;
-				if (p) {
-					int f = 2;
-					for (char *q = p + 1; *q && f < 15; q++) {
-						if (*q == ' ') {
-							f++;
-							if (f == 14)
-								ut = strtoull(q + 1, NULL, 10);
-							else if (f == 15)
-								st = strtoull(q + 1, NULL, 10);
-						}
-					}
-				}
+				stat_times(buf, NULL, 0, &ut, &st);
 				long long vcs = 0, nvcs = 0;
 				unsigned long long qt = 0, iou = 0, jit = 0;
 				snprintf(path, sizeof path, "/proc/%s/task", pid);
