@@ -450,6 +450,15 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             return sqe;
         }
 
+        /**
+         * The fixed buffer of a request: with zero copy the kernel put its pages in slot r.tag(), and as the
+         * request has no buffer of its own (address 0) its "address" is the offset into those pages; otherwise
+         * the one registered region of all tags' buffers, slot 0.
+         */
+        private int bufIndex(Request r) {
+            return cfg.zeroCopy() ? r.tag() : 0;
+        }
+
         private long ud(Request r, int sub) {
             return UserData.encode(r.tag(), KIND_TARGET, sub, 0);
         }
@@ -457,14 +466,11 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         @Override
         public void read(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags) {
             long sqe = prep(r, sub, bufferOffset, length);
-            if (cfg.zeroCopy()) {
-                // The request's pages are fixed buffer r.tag(); the address is an offset into them.
-                ring.prepReadFixed(sqe, file, bufferOffset, length, fileOffset, r.tag(), rwFlags, ud(r, sub));
-            } else if (fixedBuffers) {
-                long addr = r.bufferAddress() + bufferOffset;
-                ring.prepReadFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
+            long addr = r.bufferAddress() + bufferOffset;
+            if (fixedBuffers) {
+                ring.prepReadFixed(sqe, file, addr, length, fileOffset, bufIndex(r), rwFlags, ud(r, sub));
             } else {
-                ring.prepRead(sqe, file, r.bufferAddress() + bufferOffset, length, fileOffset, rwFlags, ud(r, sub));
+                ring.prepRead(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
             }
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
@@ -473,13 +479,11 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         public void write(Request r, int sub, int file, long fileOffset, long bufferOffset, int length,
                 int rwFlags) {
             long sqe = prep(r, sub, bufferOffset, length);
-            if (cfg.zeroCopy()) {
-                ring.prepWriteFixed(sqe, file, bufferOffset, length, fileOffset, r.tag(), rwFlags, ud(r, sub));
-            } else if (fixedBuffers) {
-                long addr = r.bufferAddress() + bufferOffset;
-                ring.prepWriteFixed(sqe, file, addr, length, fileOffset, 0, rwFlags, ud(r, sub));
+            long addr = r.bufferAddress() + bufferOffset;
+            if (fixedBuffers) {
+                ring.prepWriteFixed(sqe, file, addr, length, fileOffset, bufIndex(r), rwFlags, ud(r, sub));
             } else {
-                ring.prepWrite(sqe, file, r.bufferAddress() + bufferOffset, length, fileOffset, rwFlags, ud(r, sub));
+                ring.prepWrite(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
             }
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
