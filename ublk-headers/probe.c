@@ -24,6 +24,9 @@
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/stat.h>
+#include <linux/openat2.h>
+#include <linux/poll.h>
+#include <asm/signal.h>
 #include <asm/unistd_64.h>
 /* S_IF* are hidden from glibc programs in linux/stat.h; glibc's own sys/stat.h has them. */
 #include <sys/stat.h>
@@ -76,6 +79,13 @@ int main(void)
 	CONST(PROT_READ) CONST(PROT_WRITE) CONST(MAP_SHARED) CONST(MAP_POPULATE)
 	CONST(MAP_PRIVATE) CONST(MAP_ANONYMOUS)
 	CONST(EFD_CLOEXEC) CONST(EFD_NONBLOCK)
+	CONST(O_NOFOLLOW) CONST(O_DIRECTORY) CONST(O_PATH) CONST(O_TMPFILE)
+	CONST(F_GETFL) CONST(F_SETFL) CONST(LOCK_SH) CONST(LOCK_EX) CONST(LOCK_NB) CONST(LOCK_UN)
+	CONST(RESOLVE_NO_SYMLINKS) CONST(RESOLVE_NO_MAGICLINKS) CONST(STATX_INO)
+	CONST(__NR_fcntl) CONST(__NR_flock) CONST(__NR_openat2) CONST(__NR_pidfd_open)
+	CONST(__NR_pidfd_send_signal) CONST(__NR_unlinkat) CONST(__NR_poll) CONST(__NR_fstat)
+	CONST(SIGTERM) CONST(SIGKILL) CONST(SIGINT) CONST(POLLIN)
+	STRUCT(open_how) FIELD(open_how, flags) FIELD(open_how, mode) FIELD(open_how, resolve)
 	return 0;
 }
 

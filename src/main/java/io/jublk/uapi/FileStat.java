@@ -12,8 +12,8 @@ import java.nio.file.Path;
  * (STATX_DIOALIGN, Linux 6.1+; {@code dioOffsetAlign} is 0 when the file system does not report it or does
  * not support O_DIRECT).
  */
-public record FileStat(int mode, long size, long blocks, int blksize, int rdevMajor, int rdevMinor, int devMajor,
-        int devMinor, int dioMemAlign, int dioOffsetAlign) {
+public record FileStat(int mode, long ino, long size, long blocks, int blksize, int rdevMajor, int rdevMinor,
+        int devMajor, int devMinor, int dioMemAlign, int dioOffsetAlign) {
 
     private static final int MASK = LinuxUapi.STATX_BASIC_STATS | LinuxUapi.STATX_DIOALIGN;
 
@@ -22,6 +22,17 @@ public record FileStat(int mode, long size, long blocks, int blksize, int rdevMa
             MemorySegment buf = a.allocate(Statx.LAYOUT);
             int r = LibC.rawStatx(fd.get(), a.allocateFrom(""), LinuxUapi.AT_EMPTY_PATH, MASK, buf);
             NativeException.check(r, "statx " + fd.name());
+            return decode(buf);
+        }
+    }
+
+    /** statx of a path without following a final symbolic link (what the path itself is). */
+    public static FileStat ofLink(Path path) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Statx.LAYOUT);
+            int r = LibC.rawStatx(LinuxUapi.AT_FDCWD, a.allocateFrom(path.toString()), LinuxUapi.AT_SYMLINK_NOFOLLOW,
+                    MASK, buf);
+            NativeException.check(r, "statx " + path);
             return decode(buf);
         }
     }
@@ -38,9 +49,23 @@ public record FileStat(int mode, long size, long blocks, int blksize, int rdevMa
 
     private static FileStat decode(MemorySegment s) {
         boolean dio = (Statx.mask(s) & LinuxUapi.STATX_DIOALIGN) != 0;
-        return new FileStat(Statx.mode(s), Statx.size(s), Statx.blocks(s), Statx.blksize(s), Statx.rdevMajor(s),
+        return new FileStat(Statx.mode(s), Statx.ino(s), Statx.size(s), Statx.blocks(s), Statx.blksize(s), Statx.rdevMajor(s),
                 Statx.rdevMinor(s), Statx.devMajor(s), Statx.devMinor(s), dio ? Statx.dioMemAlign(s) : 0,
                 dio ? Statx.dioOffsetAlign(s) : 0);
+    }
+
+    /** The file system's device number as the kernel encodes a dev_t (st_dev of stat(2)). */
+    public long dev() {
+        return encodeDev(devMajor, devMinor);
+    }
+
+    /** new_encode_dev: the 32-bit major:minor layout of dev_t (minor's low 8 bits, major, minor's high bits). */
+    public static long encodeDev(int major, int minor) {
+        return (minor & 0xffL) | ((major & 0xfffL) << 8) | ((minor & ~0xffL & 0xffffffffL) << 12);
+    }
+
+    public boolean isSymbolicLink() {
+        return type() == 0120000;
     }
 
     public int type() {

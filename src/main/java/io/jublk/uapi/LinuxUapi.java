@@ -18,6 +18,27 @@ public final class LinuxUapi {
     public static final int O_NONBLOCK = 04000;
     public static final int O_DIRECT = 040000;
     public static final int O_CLOEXEC = 02000000;
+    public static final int O_NOFOLLOW = 0400000;
+    public static final int O_DIRECTORY = 0200000;
+    public static final int O_PATH = 010000000;
+    /** An unnamed file in the given directory (includes O_DIRECTORY, as the kernel defines it). */
+    public static final int O_TMPFILE = 020000000 | O_DIRECTORY;
+
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
+    public static final int LOCK_SH = 1;
+    public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
+    public static final int LOCK_UN = 8;
+
+    /** openat2 {@code struct open_how.resolve}: no symbolic link anywhere in the path. */
+    public static final long RESOLVE_NO_SYMLINKS = 0x04;
+    public static final long RESOLVE_NO_MAGICLINKS = 0x02;
+
+    public static final int SIGINT = 2;
+    public static final int SIGKILL = 9;
+    public static final int SIGTERM = 15;
+    public static final int POLLIN = 0x1;
 
     public static final int RWF_HIPRI = 0x1;
     public static final int RWF_DSYNC = 0x2;
@@ -34,6 +55,7 @@ public final class LinuxUapi {
 
     public static final int STATX_TYPE = 0x1;
     public static final int STATX_MODE = 0x2;
+    public static final int STATX_INO = 0x100;
     public static final int STATX_SIZE = 0x200;
     public static final int STATX_BLOCKS = 0x400;
     public static final int STATX_BASIC_STATS = 0x7ff;
@@ -66,4 +88,12 @@ public final class LinuxUapi {
     public static final long __NR_io_uring_enter = 426;
     public static final long __NR_io_uring_register = 427;
     public static final long __NR_gettid = 186;
+    public static final long __NR_fstat = 5;
+    public static final long __NR_poll = 7;
+    public static final long __NR_fcntl = 72;
+    public static final long __NR_flock = 73;
+    public static final long __NR_unlinkat = 263;
+    public static final long __NR_pidfd_send_signal = 424;
+    public static final long __NR_pidfd_open = 434;
+    public static final long __NR_openat2 = 437;
 }

@@ -17,7 +17,8 @@ public final class Statx {
             JAVA_INT.withName("stx_blksize"),
             MemoryLayout.paddingLayout(20),
             JAVA_SHORT.withName("stx_mode"),
-            MemoryLayout.paddingLayout(10),
+            MemoryLayout.paddingLayout(2),
+            JAVA_LONG.withName("stx_ino"),
             JAVA_LONG.withName("stx_size"),
             JAVA_LONG.withName("stx_blocks"),
             MemoryLayout.paddingLayout(72),
@@ -34,6 +35,7 @@ public final class Statx {
     public static final long STX_MASK = Layouts.offset(LAYOUT, "stx_mask");
     public static final long STX_BLKSIZE = Layouts.offset(LAYOUT, "stx_blksize");
     public static final long STX_MODE = Layouts.offset(LAYOUT, "stx_mode");
+    public static final long STX_INO = Layouts.offset(LAYOUT, "stx_ino");
     public static final long STX_SIZE = Layouts.offset(LAYOUT, "stx_size");
     public static final long STX_BLOCKS = Layouts.offset(LAYOUT, "stx_blocks");
     public static final long STX_RDEV_MAJOR = Layouts.offset(LAYOUT, "stx_rdev_major");
@@ -49,6 +51,10 @@ public final class Statx {
 
     public static int mode(MemorySegment s) {
         return Short.toUnsignedInt(s.get(JAVA_SHORT, STX_MODE));
+    }
+
+    public static long ino(MemorySegment s) {
+        return s.get(JAVA_LONG, STX_INO);
     }
 
     public static long size(MemorySegment s) {
