@@ -1,6 +1,8 @@
 package io.jublk.cli;
 
 import io.jublk.queue.Target;
+import io.jublk.queue.ConfigException;
+import io.jublk.target.BackingFile;
 import io.jublk.target.LoopTarget;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
@@ -42,20 +44,20 @@ final class AddLoopCommand extends AddTargetCommand {
 
     private final List<String> warnings = new ArrayList<>();
 
-    LoopTarget.Mode mode() {
-        return ioMode != null && ioMode.buffered ? LoopTarget.Mode.BUFFERED : LoopTarget.Mode.DIRECT;
+    BackingFile.Mode mode() {
+        return ioMode != null && ioMode.buffered ? BackingFile.Mode.BUFFERED : BackingFile.Mode.DIRECT;
     }
 
     LoopTarget.Config config() {
         Integer lbs = common.logicalBlockSizeGiven() ? common.logicalBlockSize : null;
-        return new LoopTarget.Config(file, size, mode(), readOnly, lbs);
+        return new LoopTarget.Config(file, size, mode(), readOnly, lbs, false);
     }
 
     @Override
     void validate() {
         try {
             LoopTarget.check(config());
-        } catch (IllegalArgumentException e) {
+        } catch (ConfigException e) {
             throw new Errors.UserError(e.getMessage());
         }
     }
@@ -66,7 +68,7 @@ final class AddLoopCommand extends AddTargetCommand {
             LoopTarget t = LoopTarget.open(config());
             warnings.addAll(t.warnings());
             return t;
-        } catch (IllegalArgumentException e) {
+        } catch (ConfigException e) {
             throw new Errors.UserError(e.getMessage());
         }
     }

@@ -19,12 +19,14 @@ public final class Errno {
     public static final int ENXIO = 6;
     public static final int E2BIG = 7;
     public static final int EBADF = 9;
+    public static final int ECHILD = 10;
     public static final int EAGAIN = 11;
     public static final int ENOMEM = 12;
     public static final int EACCES = 13;
     public static final int EFAULT = 14;
     public static final int EBUSY = 16;
     public static final int EEXIST = 17;
+    public static final int EXDEV = 18;
     public static final int ENODEV = 19;
     public static final int ENOTDIR = 20;
     public static final int EISDIR = 21;
@@ -37,14 +39,22 @@ public final class Errno {
     public static final int ESPIPE = 29;
     public static final int EROFS = 30;
     public static final int ERANGE = 34;
+    public static final int ENOLCK = 37;
     public static final int ENOSYS = 38;
+    public static final int ELOOP = 40;
+    /** Same number as EAGAIN on Linux. */
+    public static final int EWOULDBLOCK = EAGAIN;
+    public static final int EBADE = 52;
     public static final int ENODATA = 61;
     public static final int ETIME = 62;
+    public static final int ENOLINK = 67;
     public static final int EOVERFLOW = 75;
+    public static final int EILSEQ = 84;
     public static final int EOPNOTSUPP = 95;
     public static final int ETIMEDOUT = 110;
-    public static final int ECANCELED = 125;
+    public static final int EREMOTEIO = 121;
     public static final int EDQUOT = 122;
+    public static final int ECANCELED = 125;
 
     private static final int MAX = 134;
 

@@ -5,23 +5,14 @@ import static io.jublk.uapi.LinuxUapi.FALLOC_FL_PUNCH_HOLE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_ZERO_RANGE;
 
 import io.jublk.ctrl.DeviceParams;
+import io.jublk.queue.ConfigException;
 import io.jublk.queue.QueueContext;
 import io.jublk.queue.QueueHandler;
 import io.jublk.queue.Request;
 import io.jublk.queue.Target;
 import io.jublk.sys.Errno;
-import io.jublk.sys.Fd;
-import io.jublk.sys.LibC;
-import io.jublk.sys.NativeException;
-import io.jublk.uapi.FileStat;
 import io.jublk.uapi.LinuxUapi;
 import io.jublk.uapi.Ublk;
-import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -42,15 +33,6 @@ import java.util.Map;
  * asks not to unmap, else a hole). Short transfers are continued, never returned short.
  */
 public final class LoopTarget implements Target {
-    /** How the backing file is accessed. */
-    public enum Mode {
-        DIRECT, BUFFERED;
-
-        public String label() {
-            return name().toLowerCase(java.util.Locale.ROOT);
-        }
-    }
-
     private static final int SUB_RW = 0;
     private static final int SUB_FLUSH = 1;
     private static final int SUB_DISCARD = 2;
@@ -58,30 +40,19 @@ public final class LoopTarget implements Target {
     /** Largest discard / write-zeroes per request, in sectors (2 GiB). */
     private static final int MAX_DISCARD_SECTORS = 1 << 22;
 
-    private final Path path;
-    private final Fd fd;
-    private final Mode mode;
+    private final BackingFile file;
     private final long sizeBytes;
     private final int logicalBlockSize;
-    private final int physicalBlockSize;
     private final boolean readOnly;
     private final boolean discard;
-    private final boolean blockDevice;
-    private final int dioMemAlign;
     private final List<String> warnings;
 
-    private LoopTarget(Path path, Fd fd, Mode mode, long sizeBytes, int lbs, int pbs, boolean readOnly,
-            boolean discard, boolean blockDevice, int dioMemAlign, List<String> warnings) {
-        this.path = path;
-        this.fd = fd;
-        this.mode = mode;
+    private LoopTarget(BackingFile file, long sizeBytes, int lbs, boolean readOnly, List<String> warnings) {
+        this.file = file;
         this.sizeBytes = sizeBytes;
         this.logicalBlockSize = lbs;
-        this.physicalBlockSize = pbs;
         this.readOnly = readOnly;
-        this.discard = discard;
-        this.blockDevice = blockDevice;
-        this.dioMemAlign = dioMemAlign;
+        this.discard = !readOnly && file.discard() != BackingFile.Discard.NO;
         this.warnings = warnings;
     }
 
@@ -91,245 +62,107 @@ public final class LoopTarget implements Target {
      * @param size             device size in bytes, or null for the file's size; a missing file is created
      *                         (sparse) only when a size is given
      * @param logicalBlockSize 512 or 4096, or null for "512 unless the backing file needs more"
+     * @param allowShared      serve a file another jublk device serves too (a shared advisory lock, not an
+     *                         exclusive one)
      */
-    public record Config(Path file, Long size, Mode mode, boolean readOnly, Integer logicalBlockSize) {}
+    public record Config(Path file, Long size, BackingFile.Mode mode, boolean readOnly, Integer logicalBlockSize,
+            boolean allowShared) {
+        BackingFile.Request request() {
+            return new BackingFile.Request(file, size, mode, readOnly, allowShared);
+        }
+    }
 
     /**
      * Checks {@code c} without opening or creating anything: the checks `ublk add` makes before it starts a
-     * daemon. Throws IllegalArgumentException with a message for the user.
+     * daemon. Throws ConfigException with a message for the user.
      */
     public static void check(Config c) {
-        Path p = c.file();
-        if (Files.isDirectory(p)) {
-            throw new IllegalArgumentException(p + " is a directory, not a file or block device");
-        }
-        if (!Files.exists(p)) {
-            if (Files.isSymbolicLink(p)) {
-                String to;
-                try {
-                    to = Files.readSymbolicLink(p).toString();
-                } catch (IOException e) {
-                    to = "a path";
-                }
-                throw new IllegalArgumentException(p + " is a symbolic link to " + to
-                        + ", which does not exist: not creating a file through it");
-            }
-            if (c.size() == null) {
-                throw new IllegalArgumentException(p + " does not exist (give --size to create it)");
-            }
-            Path parent = p.toAbsolutePath().getParent();
-            if (parent == null || !Files.exists(parent)) {
-                throw new IllegalArgumentException("cannot create " + p + ": " + parent + " does not exist");
-            }
-            if (!Files.isDirectory(parent)) {
-                throw new IllegalArgumentException("cannot create " + p + ": " + parent + " is not a directory");
-            }
-        } else {
-            FileStat st = FileStat.of(p);
-            if (st.isCharDevice()) {
-                throw new IllegalArgumentException(p + " is a character device, not a file or block device");
-            }
-            if (!st.isRegular() && !st.isBlockDevice()) {
-                throw new IllegalArgumentException(p + " is not a regular file or block device");
-            }
-            if (!c.readOnly() && !Files.isWritable(p)) {
-                throw new IllegalArgumentException("cannot open " + p
-                        + " read-write (use --read-only to serve it read-only)");
-            }
-            String ublk = ublkDeviceName(p, st);
-            if (ublk != null) {
-                throw new IllegalArgumentException(p + " is ublk device " + ublk
-                        + ": a ublk device cannot be backed by a ublk device");
-            }
-        }
+        BackingFile.check(c.request());
         if (c.size() != null) {
-            if (c.size() <= 0) {
-                throw new IllegalArgumentException("--size must be greater than 0");
-            }
             int lbs = c.logicalBlockSize() != null ? c.logicalBlockSize() : 512;
             if (c.size() % lbs != 0) {
-                throw new IllegalArgumentException("--size " + c.size() + " is not a multiple of the logical block size "
-                        + lbs);
+                throw new ConfigException("--size " + c.size() + " is not a multiple of the logical block size " + lbs);
             }
         }
     }
 
-    /** Opens (or creates) the backing file and works out the device's geometry. */
+    /** Opens (or creates) the backing file for a new device and works out the device's geometry. */
     public static LoopTarget open(Config c) {
-        check(c);
-        Path p = c.file();
-        List<String> warnings = new ArrayList<>();
-        boolean created = false;
-        if (!Files.exists(p)) {
-            int r = Fd.tryOpen(p, LinuxUapi.O_RDWR | LinuxUapi.O_CREAT | LinuxUapi.O_EXCL | LinuxUapi.O_CLOEXEC, 0600);
-            NativeException.check(r, "create " + p);
-            LibC.rawClose(r);
-            created = true;
-        }
+        BackingFile f = BackingFile.open(c.request());
         try {
-            return open(c, p, warnings, created);
-        } catch (RuntimeException e) {
-            if (created) {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // Best effort: nothing else of ours exists yet.
-                }
-            }
+            return build(c, f, c.size());
+        } catch (RuntimeException | Error e) {
+            f.removeIfCreated();
+            f.close();
             throw e;
-        }
-    }
-
-    private static LoopTarget open(Config c, Path p, List<String> warnings, boolean created) {
-        int access = c.readOnly() ? LinuxUapi.O_RDONLY : LinuxUapi.O_RDWR;
-        int base = access | LinuxUapi.O_CLOEXEC;
-        int probe = Fd.tryOpen(p, base, 0);
-        if (probe < 0) {
-            if (probe == -Errno.EACCES || probe == -Errno.EPERM || probe == -Errno.EROFS) {
-                throw new IllegalArgumentException("cannot open " + p + (c.readOnly() ? " for reading" : " read-write")
-                        + ": " + Errno.name(probe) + (c.readOnly() ? "" : " (use --read-only to serve it read-only)"));
-            }
-            throw new NativeException(probe, "open " + p);
-        }
-        Fd fd = Fd.adopt(probe, p.toString());
-        Mode mode = c.mode();
-        try {
-            FileStat st = FileStat.of(fd);
-            boolean bdev = st.isBlockDevice();
-            long available;
-            int memAlign = 0;
-            int lbsMin = 512;
-            int pbs = 4096;
-            if (bdev) {
-                available = blockDeviceSize(fd);
-                lbsMin = ioctlInt(fd, LinuxUapi.BLKSSZGET, "BLKSSZGET");
-                pbs = ioctlInt(fd, LinuxUapi.BLKPBSZGET, "BLKPBSZGET");
-            } else {
-                available = st.size();
-            }
-            if (mode == Mode.DIRECT) {
-                int direct = Fd.tryOpen(p, base | LinuxUapi.O_DIRECT, 0);
-                FileStat dio = FileStat.of(p);
-                int align = dio.dioOffsetAlign();
-                memAlign = dio.dioMemAlign();
-                if (direct < 0) {
-                    warnings.add(p + " refuses O_DIRECT (" + Errno.name(direct) + "): serving it buffered instead");
-                    mode = Mode.BUFFERED;
-                    memAlign = 0;
-                } else {
-                    fd.close();
-                    fd = Fd.adopt(direct, p.toString());
-                    lbsMin = Math.max(lbsMin, align);
-                }
-            }
-            int lbs = c.logicalBlockSize() != null ? c.logicalBlockSize() : 512;
-            if (lbs < lbsMin) {
-                if (c.logicalBlockSize() != null) {
-                    warnings.add("logical block size raised from " + lbs + " to " + lbsMin + ": " + p
-                            + " needs " + lbsMin + "-byte aligned " + (mode == Mode.DIRECT ? "direct I/O" : "I/O"));
-                }
-                lbs = lbsMin;
-            }
-            if (Integer.bitCount(lbs) != 1 || lbs > 4096) {
-                throw new IllegalArgumentException(p + " needs " + lbs + "-byte alignment, which ublk cannot offer");
-            }
-            pbs = Math.max(pbs, lbs);
-
-            long size;
-            if (c.size() != null) {
-                size = c.size();
-                if (size % lbs != 0) {
-                    throw new IllegalArgumentException("--size " + size + " is not a multiple of the logical block size "
-                            + lbs + " that " + p + " needs");
-                }
-                if (size > available) {
-                    if (bdev) {
-                        throw new IllegalArgumentException("--size " + size + " is larger than " + p + " ("
-                                + available + " bytes)");
-                    }
-                    if (c.readOnly()) {
-                        throw new IllegalArgumentException("--size " + size + " is larger than " + p + " ("
-                                + available + " bytes), which --read-only cannot extend");
-                    }
-                    // Sparse: the file grows to the device's size without allocating blocks.
-                    NativeException.check(LibC.rawFtruncate(fd.get(), size), "extend " + p + " to " + size + " bytes");
-                    if (!created) {
-                        warnings.add(p + " extended (sparse) from " + available + " to " + size + " bytes");
-                    }
-                }
-            } else {
-                size = available - available % lbs;
-                if (size == 0) {
-                    throw new IllegalArgumentException(p + " is empty (or smaller than one " + lbs
-                            + "-byte block): give --size to size it");
-                }
-            }
-            boolean discard = !c.readOnly() && (bdev ? blockDeviceZeroes(st) : punchHoleWorks(fd, size));
-            return new LoopTarget(p, fd, mode, size, lbs, pbs, c.readOnly(), discard, bdev, memAlign, warnings);
-        } catch (RuntimeException e) {
-            fd.close();
-            throw e;
-        }
-    }
-
-    /** The name ("ublkb3") if {@code p} is a ublk block or char device. */
-    static String ublkDeviceName(Path p, FileStat st) {
-        try {
-            Path real = p.toRealPath();
-            String name = real.getFileName() != null ? real.getFileName().toString() : "";
-            if (name.matches("ublk[bc]\\d+")) {
-                return name;
-            }
-            if (st.isBlockDevice() || st.isCharDevice()) {
-                String kind = st.isBlockDevice() ? "block" : "char";
-                Path sys = Path.of("/sys/dev/" + kind + "/" + st.rdevMajor() + ":" + st.rdevMinor());
-                if (Files.exists(sys, LinkOption.NOFOLLOW_LINKS)) {
-                    String target = sys.toRealPath().getFileName().toString();
-                    if (target.matches("ublk[bc]\\d+")) {
-                        return target;
-                    }
-                }
-            }
-        } catch (IOException e) {
-            // Not resolvable: not a ublk device as far as we can tell.
-        }
-        return null;
-    }
-
-    private static long blockDeviceSize(Fd fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.JAVA_LONG);
-            NativeException.check(LibC.rawIoctl(fd.get(), LinuxUapi.BLKGETSIZE64, out.address()),
-                    "BLKGETSIZE64 on " + fd.name());
-            return out.get(ValueLayout.JAVA_LONG, 0);
-        }
-    }
-
-    private static int ioctlInt(Fd fd, long request, String what) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-            NativeException.check(LibC.rawIoctl(fd.get(), request, out.address()), what + " on " + fd.name());
-            return out.get(ValueLayout.JAVA_INT, 0);
-        }
-    }
-
-    /** A block device's fallocate zeroes through write-zeroes: usable when the queue has a limit for it. */
-    private static boolean blockDeviceZeroes(FileStat st) {
-        Path limit = Path.of("/sys/dev/block/" + st.rdevMajor() + ":" + st.rdevMinor() + "/queue/write_zeroes_max_bytes");
-        try {
-            return Long.parseLong(Files.readString(limit).trim()) > 0;
-        } catch (IOException | NumberFormatException e) {
-            return false;
         }
     }
 
     /**
-     * Whether the file system punches holes: punching a block past the device's end (KEEP_SIZE, so the file
-     * does not change) succeeds where it is supported and says EOPNOTSUPP where not.
+     * Opens the backing file of an existing device for a server that takes it over: the file must be the one the
+     * device was created with ({@code expected}), and the geometry the one the kernel has ({@code deviceSize},
+     * {@code logicalBlockSize}).
      */
-    private static boolean punchHoleWorks(Fd fd, long size) {
-        int r = LibC.rawFallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, size + (1 << 20), 4096);
-        return r == 0;
+    public static LoopTarget reopen(Config c, BackingFile.Identity expected, long deviceSize, int logicalBlockSize) {
+        BackingFile f = BackingFile.reopen(c.request(), expected);
+        try {
+            LoopTarget t = build(new Config(c.file(), deviceSize, c.mode(), c.readOnly(), logicalBlockSize,
+                    c.allowShared()), f, deviceSize);
+            if (t.logicalBlockSize != logicalBlockSize) {
+                throw new ConfigException(f.path() + " now needs " + t.logicalBlockSize + "-byte blocks for "
+                        + f.mode().label() + " I/O, but the device has " + logicalBlockSize + "-byte blocks");
+            }
+            return t;
+        } catch (RuntimeException | Error e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    private static LoopTarget build(Config c, BackingFile f, Long wanted) {
+        Path p = f.path();
+        List<String> warnings = new ArrayList<>(f.warnings());
+        int lbsMin = f.alignment();
+        int lbs = c.logicalBlockSize() != null ? c.logicalBlockSize() : 512;
+        if (lbs < lbsMin) {
+            if (c.logicalBlockSize() != null) {
+                warnings.add("logical block size raised from " + lbs + " to " + lbsMin + ": " + p + " needs " + lbsMin
+                        + "-byte aligned " + (f.mode() == BackingFile.Mode.DIRECT ? "direct I/O" : "I/O"));
+            }
+            lbs = lbsMin;
+        }
+        if (Integer.bitCount(lbs) != 1 || lbs > 4096) {
+            throw new ConfigException(p + " needs " + lbs + "-byte alignment, which ublk cannot offer");
+        }
+        long available = f.identity().size();
+        long size;
+        if (wanted != null) {
+            size = wanted;
+            if (size % lbs != 0) {
+                throw new ConfigException("--size " + size + " is not a multiple of the logical block size " + lbs
+                        + " that " + p + " needs");
+            }
+            if (size > available) {
+                if (f.identity().blockDevice()) {
+                    throw new ConfigException("--size " + size + " is larger than " + p + " (" + available + " bytes)");
+                }
+                if (c.readOnly()) {
+                    throw new ConfigException("--size " + size + " is larger than " + p + " (" + available
+                            + " bytes), which --read-only cannot extend");
+                }
+                f.extendTo(size);
+                if (!f.created()) {
+                    warnings.add(p + " extended (sparse) from " + available + " to " + size + " bytes");
+                }
+            }
+        } else {
+            size = available - available % lbs;
+            if (size == 0) {
+                throw new ConfigException(p + " is empty (or smaller than one " + lbs
+                        + "-byte block): give --size to size it");
+            }
+        }
+        return new LoopTarget(f, size, lbs, c.readOnly(), warnings);
     }
 
     // ---- Target -----------------------------------------------------------------------------------------
@@ -342,10 +175,12 @@ public final class LoopTarget implements Target {
     @Override
     public DeviceParams params(int maxIoBytes) {
         int attrs = Ublk.UBLK_ATTR_VOLATILE_CACHE | Ublk.UBLK_ATTR_FUA | (readOnly ? Ublk.UBLK_ATTR_READ_ONLY : 0);
-        DeviceParams p = DeviceParams.basic(sizeBytes, logicalBlockSize, physicalBlockSize, maxIoBytes, attrs);
+        int pbs = Math.max(file.physicalBlockSize(), logicalBlockSize);
+        DeviceParams p = DeviceParams.basic(sizeBytes, logicalBlockSize, pbs, maxIoBytes, attrs);
         if (discard) {
-            p = p.withDiscard(Math.max(physicalBlockSize, 4096), MAX_DISCARD_SECTORS, MAX_DISCARD_SECTORS);
+            p = p.withDiscard(Math.max(pbs, 4096), MAX_DISCARD_SECTORS, MAX_DISCARD_SECTORS);
         }
+        int dioMemAlign = file.dioMemAlign();
         if (dioMemAlign > 512) {
             // On a zero-copy device O_DIRECT reads and writes use the request's own pages: the block layer must
             // align them as the backing file's direct I/O needs (it aligns to 512 bytes by default).
@@ -357,11 +192,11 @@ public final class LoopTarget implements Target {
     @Override
     public Map<String, String> describe() {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("file", path.toAbsolutePath().toString());
-        m.put("mode", mode.label());
+        m.put("file", file.path().toString());
+        m.put("mode", file.mode().label());
         m.put("read_only", Boolean.toString(readOnly));
-        m.put("discard", Boolean.toString(discard));
-        m.put("backing", blockDevice ? "block device" : "file");
+        m.put("discard", discard ? file.discard().name().toLowerCase(java.util.Locale.ROOT) : "no");
+        m.put("backing", file.identity().blockDevice() ? "block device" : "file");
         return m;
     }
 
@@ -378,22 +213,31 @@ public final class LoopTarget implements Target {
 
     @Override
     public QueueHandler openQueue(QueueContext queue) {
-        return new Handler(queue, queue.registerFile(fd.get()));
+        return new Handler(queue, queue.registerFile(file.ioFd().get()));
     }
 
     /** fdatasync: at shutdown, after the queues stopped, nothing acknowledged may stay only in a cache. */
     @Override
     public int flush() {
-        return fd.isOpen() && !readOnly ? LibC.rawFdatasync(fd.get()) : 0;
+        return readOnly ? 0 : file.fdatasync();
     }
 
     @Override
     public void close() {
-        fd.close();
+        file.close();
     }
 
-    public Mode mode() {
-        return mode;
+    /** Removes the backing file if this target's `ublk add` created it (for a device that failed to start). */
+    public void removeIfCreated() {
+        file.removeIfCreated();
+    }
+
+    public BackingFile backingFile() {
+        return file;
+    }
+
+    public BackingFile.Mode mode() {
+        return file.mode();
     }
 
     public long sizeBytes() {

@@ -8,14 +8,15 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
 /**
- * What statx(2) says about a file: type, size, blocks, device numbers and the O_DIRECT alignment
+ * What statx(2) says about a file: type, inode, birth time (0 where the file system keeps none), size, blocks,
+ * device numbers and the O_DIRECT alignment
  * (STATX_DIOALIGN, Linux 6.1+; {@code dioOffsetAlign} is 0 when the file system does not report it or does
  * not support O_DIRECT).
  */
-public record FileStat(int mode, long ino, long size, long blocks, int blksize, int rdevMajor, int rdevMinor,
+public record FileStat(int mode, long ino, long btime, long size, long blocks, int blksize, int rdevMajor, int rdevMinor,
         int devMajor, int devMinor, int dioMemAlign, int dioOffsetAlign) {
 
-    private static final int MASK = LinuxUapi.STATX_BASIC_STATS | LinuxUapi.STATX_DIOALIGN;
+    private static final int MASK = LinuxUapi.STATX_BASIC_STATS | LinuxUapi.STATX_BTIME | LinuxUapi.STATX_DIOALIGN;
 
     public static FileStat of(Fd fd) {
         try (Arena a = Arena.ofConfined()) {
@@ -49,7 +50,8 @@ public record FileStat(int mode, long ino, long size, long blocks, int blksize, 
 
     private static FileStat decode(MemorySegment s) {
         boolean dio = (Statx.mask(s) & LinuxUapi.STATX_DIOALIGN) != 0;
-        return new FileStat(Statx.mode(s), Statx.ino(s), Statx.size(s), Statx.blocks(s), Statx.blksize(s), Statx.rdevMajor(s),
+        long btime = (Statx.mask(s) & LinuxUapi.STATX_BTIME) != 0 ? Statx.btimeNanos(s) : 0;
+        return new FileStat(Statx.mode(s), Statx.ino(s), btime, Statx.size(s), Statx.blocks(s), Statx.blksize(s), Statx.rdevMajor(s),
                 Statx.rdevMinor(s), Statx.devMajor(s), Statx.devMinor(s), dio ? Statx.dioMemAlign(s) : 0,
                 dio ? Statx.dioOffsetAlign(s) : 0);
     }

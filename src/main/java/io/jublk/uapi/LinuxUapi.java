@@ -57,6 +57,7 @@ public final class LinuxUapi {
     public static final int STATX_MODE = 0x2;
     public static final int STATX_INO = 0x100;
     public static final int STATX_SIZE = 0x200;
+    public static final int STATX_BTIME = 0x800;
     public static final int STATX_BLOCKS = 0x400;
     public static final int STATX_BASIC_STATS = 0x7ff;
     public static final int STATX_DIOALIGN = 0x2000;

@@ -21,7 +21,12 @@ public final class Statx {
             JAVA_LONG.withName("stx_ino"),
             JAVA_LONG.withName("stx_size"),
             JAVA_LONG.withName("stx_blocks"),
-            MemoryLayout.paddingLayout(72),
+            MemoryLayout.paddingLayout(24),
+            MemoryLayout.structLayout(
+                    JAVA_LONG.withName("tv_sec"),
+                    JAVA_INT.withName("tv_nsec"),
+                    MemoryLayout.paddingLayout(4)).withName("stx_btime"),
+            MemoryLayout.paddingLayout(32),
             JAVA_INT.withName("stx_rdev_major"),
             JAVA_INT.withName("stx_rdev_minor"),
             JAVA_INT.withName("stx_dev_major"),
@@ -38,6 +43,7 @@ public final class Statx {
     public static final long STX_INO = Layouts.offset(LAYOUT, "stx_ino");
     public static final long STX_SIZE = Layouts.offset(LAYOUT, "stx_size");
     public static final long STX_BLOCKS = Layouts.offset(LAYOUT, "stx_blocks");
+    public static final long STX_BTIME = Layouts.offset(LAYOUT, "stx_btime");
     public static final long STX_RDEV_MAJOR = Layouts.offset(LAYOUT, "stx_rdev_major");
     public static final long STX_RDEV_MINOR = Layouts.offset(LAYOUT, "stx_rdev_minor");
     public static final long STX_DEV_MAJOR = Layouts.offset(LAYOUT, "stx_dev_major");
@@ -63,6 +69,11 @@ public final class Statx {
 
     public static long blocks(MemorySegment s) {
         return s.get(JAVA_LONG, STX_BLOCKS);
+    }
+
+    /** Birth time in nanoseconds since the epoch (valid when the mask has STATX_BTIME). */
+    public static long btimeNanos(MemorySegment s) {
+        return s.get(JAVA_LONG, STX_BTIME) * 1_000_000_000L + s.get(JAVA_INT, STX_BTIME + 8);
     }
 
     public static int blksize(MemorySegment s) {

@@ -1,6 +1,7 @@
 package io.jublk.server;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import io.jublk.target.BackingFile;
 import io.jublk.target.LoopTarget;
 import io.jublk.target.NullTarget;
 import java.io.IOException;
@@ -98,8 +99,8 @@ public final class StressCycles {
         for (int c = 1; c <= cycles; c++) {
             int failuresBefore = cycleFailures.size();
             long t0 = System.nanoTime();
-            LoopTarget loopTarget = LoopTarget.open(new LoopTarget.Config(file, LOOP_SIZE, LoopTarget.Mode.DIRECT,
-                    false, null));
+            LoopTarget loopTarget = LoopTarget.open(new LoopTarget.Config(file, LOOP_SIZE, BackingFile.Mode.DIRECT,
+                    false, null, false));
             Started s = startBoth(loopTarget, c);
             if (s == null) {
                 // Whether or not the failed start closed it (close is idempotent).
