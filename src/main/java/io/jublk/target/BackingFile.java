@@ -77,6 +77,8 @@ public final class BackingFile implements AutoCloseable {
     private final Fd fd;
     private final Fd direct;
     private final boolean created;
+    /** What the created file was, so that it can be removed later only if the path still names it. */
+    private final FileStat createdStat;
     private Identity identity;
     private final Mode mode;
     private final int alignment;
@@ -92,6 +94,7 @@ public final class BackingFile implements AutoCloseable {
         this.fd = fd;
         this.direct = direct;
         this.created = created;
+        this.createdStat = created ? FileStat.of(fd) : null;
         this.identity = identity;
         this.mode = mode;
         this.alignment = alignment;
@@ -479,6 +482,24 @@ public final class BackingFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Removes the file {@code id} names if the path still names that very file (device, inode, birth time): what a
+     * failed `ublk add` created, cleaned up by another process after the server died.
+     */
+    public static void removeIfIdentical(Identity id) {
+        if (id.blockDevice()) {
+            return;
+        }
+        Path p = Path.of(id.path());
+        try {
+            if (id.sameFile(FileStat.ofLink(p))) {
+                Files.deleteIfExists(p);
+            }
+        } catch (RuntimeException | IOException e) {
+            // Gone already, or not that file any more.
+        }
+    }
+
     /** Removes {@code p} if it still is the file {@code st} describes (never another file now at that path). */
     private static void unlinkIfSame(Path p, FileStat st) {
         try {
@@ -493,10 +514,13 @@ public final class BackingFile implements AutoCloseable {
 
     // ---- what the target uses ---------------------------------------------------------------------------
 
-    /** Removes the file if this object created it (a failed `ublk add`), and only if the path still names it. */
+    /**
+     * Removes the file if this object created it (a failed `ublk add`), and only if the path still names it; also
+     * after {@link #close()}.
+     */
     public void removeIfCreated() {
-        if (created && fd.isOpen()) {
-            unlinkIfSame(path, FileStat.of(fd));
+        if (created) {
+            unlinkIfSame(path, createdStat);
         }
     }
 

@@ -1,0 +1,204 @@
+package io.jublk.record;
+
+import io.jublk.queue.ConfigException;
+import io.jublk.sys.LibC;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The run directory ({@code /run/jublk}, or {@code $JUBLK_RUN_DIR}): per device id N, the device's record
+ * ({@code ublkN.json}), the lock its server holds for as long as it lives ({@code ublkN.lock}), its control socket
+ * ({@code ublkN.sock}) and its log ({@code ublkN.log}).
+ *
+ * <p>Whoever can write here can make jublk serve any file and signal any process, so the directory must belong to
+ * the user running jublk (root) and be writable by nobody else; every command refuses it otherwise. Files are
+ * created without following symbolic links, records are written whole to a new file and renamed into place, and
+ * nothing is readable by other users.
+ */
+public final class RunDirectory {
+    private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rw-------");
+
+    private final Path dir;
+
+    private RunDirectory(Path dir) {
+        this.dir = dir;
+    }
+
+    /** The run directory this process uses (it may not exist yet). */
+    public static RunDirectory get() {
+        String env = System.getenv("JUBLK_RUN_DIR");
+        return new RunDirectory(Path.of(env != null && !env.isBlank() ? env : "/run/jublk").toAbsolutePath());
+    }
+
+    /** A run directory at {@code dir} (tests, and tools that keep records elsewhere). */
+    public static RunDirectory at(Path dir) {
+        return new RunDirectory(dir.toAbsolutePath());
+    }
+
+    public Path path() {
+        return dir;
+    }
+
+    /** Whether the directory exists (commands that only read need not create it). */
+    public boolean exists() {
+        return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Creates the directory if needed (mode 0700), then {@link #check()}s it. */
+    public RunDirectory ensure() {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.createDirectories(dir.getParent());
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            } catch (FileAlreadyExistsException raced) {
+                // Made by another command at the same time: checked below like any other.
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create the run directory " + dir, e);
+            }
+        }
+        return check();
+    }
+
+    /**
+     * Refuses a run directory that is a symbolic link, not ours, or writable by group or others: its records say
+     * which file to serve and which process to signal.
+     */
+    public RunDirectory check() {
+        PosixFileAttributes a;
+        try {
+            a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the run directory " + dir, e);
+        }
+        if (a.isSymbolicLink() || !a.isDirectory()) {
+            throw new ConfigException("the run directory " + dir + " is not a directory (a symbolic link?): refusing to use it");
+        }
+        int uid = (Integer) attribute("unix:uid");
+        if (uid != LibC.geteuid()) {
+            throw new ConfigException("the run directory " + dir + " belongs to uid " + uid + ", not to this user ("
+                    + LibC.geteuid() + "): refusing to use it");
+        }
+        Set<PosixFilePermission> p = a.permissions();
+        if (p.contains(PosixFilePermission.GROUP_WRITE) || p.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new ConfigException("the run directory " + dir + " is writable by others (" + PosixFilePermissions.toString(p)
+                    + "): refusing to use it (chmod go-w " + dir + ")");
+        }
+        return this;
+    }
+
+    private Object attribute(String name) {
+        try {
+            return Files.getAttribute(dir, name, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the run directory " + dir, e);
+        }
+    }
+
+    public Path recordFile(int id) {
+        return dir.resolve("ublk" + id + ".json");
+    }
+
+    public Path lockFile(int id) {
+        return dir.resolve("ublk" + id + ".lock");
+    }
+
+    public Path socketFile(int id) {
+        return dir.resolve("ublk" + id + ".sock");
+    }
+
+    public Path logFile(int id) {
+        return dir.resolve("ublk" + id + ".log");
+    }
+
+    /** A log for a daemon whose device id is not known yet; created empty, private, not through a link. */
+    public Path newDaemonLog() {
+        String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS"));
+        Path log = dir.resolve("daemon-" + stamp + "-" + ProcessHandle.current().pid() + ".log");
+        try {
+            createPrivate(log).close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + log, e);
+        }
+        return log;
+    }
+
+    /** The ids that have a record, in order. */
+    public TreeSet<Integer> recordIds() {
+        TreeSet<Integer> ids = new TreeSet<>();
+        if (!exists()) {
+            return ids;
+        }
+        try (var files = Files.list(dir)) {
+            files.map(f -> f.getFileName().toString())
+                    .filter(n -> n.matches("ublk\\d{1,7}\\.json"))
+                    .forEach(n -> ids.add(Integer.parseInt(n.substring(4, n.length() - 5))));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the run directory " + dir, e);
+        }
+        return ids;
+    }
+
+    /**
+     * Writes {@code bytes} to {@code target} whole: into a new private file (O_CREAT|O_EXCL, never through a link),
+     * then renamed over {@code target}, so a reader sees the old content or the new, never a part.
+     */
+    public void writeAtomically(Path target, byte[] bytes) {
+        Path tmp = dir.resolve("." + target.getFileName() + "." + ProcessHandle.current().pid() + "."
+                + Thread.currentThread().threadId() + ".tmp");
+        try {
+            try (OutputStream out = createPrivate(tmp)) {
+                out.write(bytes);
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // Reported below with the first failure.
+            }
+            throw new UncheckedIOException("cannot write " + target, e);
+        }
+    }
+
+    /** Creates a new file, mode 0600, failing if anything (a link included) is at that path. */
+    OutputStream createPrivate(Path f) {
+        try {
+            OutputStream out = Files.newOutputStream(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+            Files.setPosixFilePermissions(f, PRIVATE);
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + f, e);
+        }
+    }
+
+    /** Renames a daemon's log to the device's log name (same inode; the daemon's stderr stays on it). */
+    public Path adoptLog(Path current, int id) {
+        Path target = logFile(id);
+        try {
+            Files.move(current, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return target;
+        } catch (IOException e) {
+            return current;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package io.jublk.record;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jublk.queue.ConfigException;
+import io.jublk.target.BackingFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Device records, the run directory's rules, the device lock and process identity, on this machine. */
+class RecordsTest {
+    @TempDir
+    Path tmp;
+
+    static DeviceRecord sample(int id) {
+        BackingFile.Identity identity = new BackingFile.Identity("/srv/vm1/disk.img", 2049, 1234, 1_700_000_000_123L,
+                32L << 20, false);
+        LoopSpec loop = new LoopSpec("/srv/vm1/disk.img", 32L << 20, "direct", false, false, true, "direct", identity,
+                true);
+        DeviceSpec spec = new DeviceSpec(loop, 2, 64, 4096, DeviceSpec.Recovery.REISSUE, 9464, "127.0.0.1");
+        Instant t = Instant.now().truncatedTo(ChronoUnit.MICROS);
+        return new DeviceRecord(DeviceRecord.FORMAT, id, DeviceRecord.token(0x6a62000000000001L),
+                DeviceRecord.State.LIVE, new ServerProcess(4242, 777), spec,
+                new DeviceRecord.KernelDevice(32L << 20, 4096, 2, 64, 512 << 10, "0x4a"), "/run/jublk/ublk3.log", t, t);
+    }
+
+    @Test
+    void aRecordReadsBackAsWritten() {
+        DeviceRecord r = sample(3);
+        String json = new String(Records.bytes(r));
+        assertEquals(r, Records.parse(Records.bytes(r)), json);
+        assertTrue(json.contains("\"type\" : \"loop\""), json);
+        assertTrue(json.contains("\"state\" : \"live\""), json);
+        assertTrue(json.contains("\"recovery\" : \"reissue\""), json);
+        assertTrue(json.contains("\"start_ticks\" : 777"), json);
+        assertFalse(json.contains("running"), "no derived properties: " + json);
+        assertEquals(0x6a62000000000001L, r.tokenValue());
+    }
+
+    @Test
+    void aRecordWithUnknownFieldsOrANewerFormatIsRefused() throws Exception {
+        RunDirectory run = runDir();
+        Files.writeString(run.recordFile(1), new String(Records.bytes(sample(1))).replace("\"format\" : 1",
+                "\"format\" : 1, \"surprise\" : true"));
+        assertThrows(ConfigException.class, () -> Records.read(run, 1));
+        Files.writeString(run.recordFile(2), new String(Records.bytes(sample(2))).replace("\"format\" : 1",
+                "\"format\" : 99"));
+        ConfigException e = assertThrows(ConfigException.class, () -> Records.read(run, 2));
+        assertTrue(e.getMessage().contains("newer"), e.getMessage());
+        Files.writeString(run.recordFile(4), new String(Records.bytes(sample(5))));
+        assertThrows(ConfigException.class, () -> Records.read(run, 4), "a record under another id's name");
+    }
+
+    @Test
+    void recordsAreWrittenWholeAndPrivate() throws Exception {
+        RunDirectory run = runDir();
+        DeviceRecord r = sample(7);
+        Records.write(run, r);
+        assertEquals(Optional.of(r), Records.read(run, 7));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(run.recordFile(7))));
+        assertEquals(java.util.Set.of(7), run.recordIds());
+        try (var files = Files.list(run.path())) {
+            assertEquals(1, files.count(), "no temporary file left");
+        }
+    }
+
+    @Test
+    void aRecordIsRemovedOnlyWhileItIsStillTheSameDevice() {
+        RunDirectory run = runDir();
+        DeviceRecord old = sample(7);
+        Records.write(run, old);
+        DeviceRecord newer = new DeviceRecord(old.format(), 7, DeviceRecord.token(0x6a62000000000002L), old.state(),
+                old.server(), old.spec(), old.device(), old.log(), old.created(), old.updated());
+        Records.write(run, newer);
+        assertFalse(Records.removeIfSame(run, old), "an old server must not remove a new device's record");
+        assertTrue(Records.read(run, 7).isPresent());
+        assertTrue(Records.removeIfSame(run, newer));
+        assertTrue(Records.read(run, 7).isEmpty());
+    }
+
+    @Test
+    void aRunDirectoryOthersCanWriteIsRefused() throws Exception {
+        Path d = Files.createDirectory(tmp.resolve("run"));
+        Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxrwxrwx"));
+        RunDirectory run = RunDirectory.at(d);
+        ConfigException e = assertThrows(ConfigException.class, run::check);
+        assertTrue(e.getMessage().contains("writable by others"), e.getMessage());
+        Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwxr-xr-x"));
+        run.check();
+        Path link = tmp.resolve("link");
+        Files.createSymbolicLink(link, d);
+        assertThrows(ConfigException.class, () -> RunDirectory.at(link).check());
+    }
+
+    @Test
+    void aNewRunDirectoryIsPrivate() throws Exception {
+        RunDirectory run = RunDirectory.at(tmp.resolve("a/b/run")).ensure();
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(run.path())));
+    }
+
+    @Test
+    void theDeviceLockIsExclusive() {
+        RunDirectory run = runDir();
+        assertFalse(DeviceLock.isHeld(run, 5), "never claimed");
+        assertFalse(Files.exists(run.lockFile(5)), "looking does not create a lock file");
+        try (DeviceLock l = DeviceLock.tryAcquire(run, 5).orElseThrow()) {
+            assertTrue(DeviceLock.tryAcquire(run, 5).isEmpty());
+            assertTrue(DeviceLock.isHeld(run, 5));
+            assertFalse(DeviceLock.isHeld(run, 6));
+        }
+        assertFalse(DeviceLock.isHeld(run, 5), "released with its descriptor");
+    }
+
+    @Test
+    void aProcessIsKnownByPidAndStartTime() {
+        ServerProcess me = ServerProcess.self();
+        assertTrue(me.running());
+        assertFalse(new ServerProcess(me.pid(), me.startTicks() + 1).running(), "same pid, another start: not us");
+        assertFalse(new ServerProcess(me.pid(), me.startTicks() + 1).signal(0), "and it is not signalled");
+        assertTrue(me.signal(0));
+    }
+
+    @Test
+    void aProcessThatExitedIsSeenToExit() throws Exception {
+        Process p = new ProcessBuilder("sleep", "30").start();
+        ServerProcess sp = new ServerProcess((int) p.pid(), ServerProcess.startTicks((int) p.pid()).orElseThrow());
+        assertTrue(sp.running());
+        assertFalse(sp.awaitExit(100));
+        assertTrue(sp.signal(io.jublk.uapi.LinuxUapi.SIGTERM));
+        p.waitFor();
+        assertTrue(sp.awaitExit(1000));
+        assertFalse(sp.running());
+        assertFalse(sp.signal(io.jublk.uapi.LinuxUapi.SIGTERM));
+    }
+
+    private RunDirectory runDir() {
+        return RunDirectory.at(tmp.resolve("run")).ensure();
+    }
+}
