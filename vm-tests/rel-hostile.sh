@@ -60,7 +60,7 @@ listen=$(ss -Hltn "sport = :9464" | awk '{print $4}')
 info "metrics listen on: $listen"
 check "metrics listen on the loopback address only" grep -Eq '^(\[::ffff:)?127\.0\.0\.1\]?:9464$' <<<"$listen"
 check "run directory is not world-writable" test -z "$(find "$run_dir" -maxdepth 0 -perm -o+w)"
-check "state file is not world-writable" test -z "$(find "$run_dir/ublk$id.properties" -perm -o+w)"
+check "record is not world-writable" test -z "$(find "$run_dir/ublk$id.json" -perm -o+w)"
 check "daemon log is not world-writable" test -z "$(find "$run_dir/ublk$id.log" -perm -o+w)"
 check "ublk del -n $id" ublk del -n "$id"
 
@@ -79,5 +79,5 @@ else
 fi
 
 check "no ublk process left" test -z "$(ublk_procs)"
-check "no state file left" sh -c "! ls $run_dir/ublk*.properties 2>/dev/null"
+check "no state file left" sh -c "! ls $run_dir/ublk*.json 2>/dev/null"
 finish

@@ -25,5 +25,5 @@ grep -m1 -iE "error|err=" /tmp/fio.out | sed 's/^/     | /'
 check "new I/O fails at once too" sh -c "! timeout 10 dd if=$dev of=/dev/null bs=4k count=1 iflag=direct 2>/dev/null"
 check "ublk del cleans up" ublk del -n "$id"
 check "no device left" test -z "$(ublk_ids)"
-check "no state file left" test ! -e "/run/jublk/ublk$id.properties"
+check "no state file left" test ! -e "/run/jublk/ublk$id.json"
 finish

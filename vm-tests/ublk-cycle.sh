@@ -28,5 +28,5 @@ ok "$cycles add/del cycles, id $first_id every time"
 expect_eq "daemon descriptors the same every cycle" 1 "$(tr ' ' '\n' <<<"$fds_seen" | grep -v '^$' | sort -u | wc -l)"
 info "descriptors per daemon:$fds_seen"
 check "no ublk process left" test -z "$(ublk_procs)"
-check "no state file left" sh -c '! ls /run/jublk/ublk*.properties 2>/dev/null'
+check "no state file left" sh -c '! ls /run/jublk/ublk*.json 2>/dev/null'
 finish

@@ -31,5 +31,5 @@ check "ublk del -n $id" ublk del -n "$id"
 check "$dev is gone" test ! -e "$dev"
 check "/dev/ublkc$id is gone" test ! -e "/dev/ublkc$id"
 check "the daemon exited" sh -c "! kill -0 $pid 2>/dev/null"
-check "no state file left" test ! -e "/run/jublk/ublk$id.properties"
+check "no state file left" test ! -e "/run/jublk/ublk$id.json"
 finish

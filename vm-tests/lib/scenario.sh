@@ -37,7 +37,7 @@ expect_eq() {
 ublk_ids() { ls /sys/class/ublk-char-dev 2>/dev/null | sed -n 's/^ublkc//p' | sort -n; }
 
 # ublk processes (daemons and commands) still running.
-ublk_procs() { pgrep -f 'io\.jublk\.cli\.Main' || true; }
+ublk_procs() { pgrep -f 'io\.jublk\.cli\.Main|/jublk\.jar' || true; }
 
 # add_device ARGS...: `ublk add ARGS`, prints the block device path; fails the scenario if it does not work.
 add_device() {
@@ -62,7 +62,7 @@ add_device() {
 dev_id() { echo "${1#/dev/ublkb}"; }
 
 # The pid the daemon of device id N wrote into its state file (no JVM start, unlike daemon_pid).
-state_pid() { sed -n 's/^pid=//p' "${JUBLK_RUN_DIR:-/run/jublk}/ublk$1.properties" 2>/dev/null; }
+state_pid() { sed -n 's/^ *"pid" *: *\([0-9]*\).*/\1/p' "${JUBLK_RUN_DIR:-/run/jublk}/ublk$1.json" 2>/dev/null | head -n1; }
 
 # The pid of the daemon serving device id N (from the kernel's view via `ublk list --json`).
 daemon_pid() { ublk list -n "$1" --json | grep -o '"pid":[0-9]*' | cut -d: -f2; }

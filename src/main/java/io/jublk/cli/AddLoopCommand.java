@@ -1,14 +1,9 @@
 package io.jublk.cli;
 
-import io.jublk.queue.Target;
-import io.jublk.queue.ConfigException;
+import io.jublk.record.LoopSpec;
+import io.jublk.record.TargetSpec;
 import io.jublk.target.BackingFile;
-import io.jublk.target.LoopTarget;
-import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,7 +16,8 @@ final class AddLoopCommand extends AddTargetCommand {
     Path file;
 
     @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
-            description = "Device size (K, M, G, T are powers of 1024); default: the file's size.")
+            description = "Device size (K, M, G, T are powers of 1024); default: the file's size. A larger size "
+                    + "extends the file (sparse); a smaller one serves the start of it.")
     Long size;
 
     static final class IoMode {
@@ -42,54 +38,13 @@ final class AddLoopCommand extends AddTargetCommand {
             + "(UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory.")
     boolean zeroCopy;
 
-    private final List<String> warnings = new ArrayList<>();
-
-    BackingFile.Mode mode() {
-        return ioMode != null && ioMode.buffered ? BackingFile.Mode.BUFFERED : BackingFile.Mode.DIRECT;
-    }
-
-    LoopTarget.Config config() {
-        Integer lbs = common.logicalBlockSizeGiven() ? common.logicalBlockSize : null;
-        return new LoopTarget.Config(file, size, mode(), readOnly, lbs, false);
-    }
+    @Option(names = "--allow-shared", description = "Serve a file that another jublk device serves too (each "
+            + "device caches it unaware of the other: only for files nothing writes through both).")
+    boolean allowShared;
 
     @Override
-    void validate() {
-        try {
-            LoopTarget.check(config());
-        } catch (ConfigException e) {
-            throw new Errors.UserError(e.getMessage());
-        }
-    }
-
-    @Override
-    Target createTarget() {
-        try {
-            LoopTarget t = LoopTarget.open(config());
-            warnings.addAll(t.warnings());
-            return t;
-        } catch (ConfigException e) {
-            throw new Errors.UserError(e.getMessage());
-        }
-    }
-
-    @Override
-    List<String> warnings() {
-        return warnings;
-    }
-
-    @Override
-    long deviceFlags() {
-        return zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG : 0;
-    }
-
-    @Override
-    Map<String, String> describe() {
-        return Map.of("zero_copy", Boolean.toString(zeroCopy));
-    }
-
-    @Override
-    String targetName() {
-        return "loop";
+    TargetSpec targetSpec() {
+        BackingFile.Mode mode = ioMode != null && ioMode.buffered ? BackingFile.Mode.BUFFERED : BackingFile.Mode.DIRECT;
+        return LoopSpec.of(file, size, mode, readOnly, allowShared, zeroCopy);
     }
 }

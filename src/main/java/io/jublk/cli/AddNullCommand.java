@@ -1,8 +1,7 @@
 package io.jublk.cli;
 
-import io.jublk.queue.Target;
-import io.jublk.target.NullTarget;
-import java.util.Map;
+import io.jublk.record.NullSpec;
+import io.jublk.record.TargetSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -14,28 +13,7 @@ final class AddNullCommand extends AddTargetCommand {
     long size;
 
     @Override
-    void validate() {
-        if (size <= 0) {
-            throw new Errors.UserError("--size must be greater than 0");
-        }
-        if (size % common.logicalBlockSize != 0) {
-            throw new Errors.UserError("--size " + size + " is not a multiple of the logical block size "
-                    + common.logicalBlockSize);
-        }
-    }
-
-    @Override
-    Target createTarget() {
-        return new NullTarget(size, common.logicalBlockSize);
-    }
-
-    @Override
-    Map<String, String> describe() {
-        return Map.of("size", Long.toString(size));
-    }
-
-    @Override
-    String targetName() {
-        return "null";
+    TargetSpec targetSpec() {
+        return new NullSpec(size);
     }
 }

@@ -1,43 +1,25 @@
 package io.jublk.cli;
 
-import io.jublk.queue.Target;
-import java.util.List;
-import java.util.Map;
+import io.jublk.daemon.Handshake;
+import io.jublk.record.DeviceSpec;
+import io.jublk.record.TargetSpec;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 
-/** A target of `ublk add`: its own options, a quick check of them, and how to build the target. */
+/** A target of `ublk add`: its own options, turned into the typed spec a device record keeps. */
 abstract class AddTargetCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common = new CommonOptions();
 
-    /** Checks the target's options; runs in `ublk add` before a daemon is started, so bad input costs little. */
-    abstract void validate();
-
-    /** Builds the target in the serving process (opens files and so on). */
-    abstract Target createTarget();
-
-    /** Facts for the state file and `ublk list` (besides what the kernel reports). */
-    abstract Map<String, String> describe();
-
-    abstract String targetName();
-
-    /** UBLK_F_* the target's options ask for (besides --recovery's). */
-    long deviceFlags() {
-        return 0;
-    }
-
-    /** Things the user should hear about, known once the target is created. */
-    List<String> warnings() {
-        return List.of();
-    }
+    /** The target's part of the spec, from its options. */
+    abstract TargetSpec targetSpec();
 
     @Override
     public Integer call() throws Exception {
-        common.validate();
-        validate();
+        DeviceSpec spec = common.spec(targetSpec());
+        spec.check();
         Preflight.requireUblk();
-        Preflight.requireFeatures(deviceFlags());
-        return common.foreground || common.daemonNotify ? Daemon.serve(this) : Daemon.spawn(this);
+        Preflight.requireFeatures(spec.deviceFlags());
+        return Serving.serve(new Handshake.Add(spec, common.id), common.foreground);
     }
 }

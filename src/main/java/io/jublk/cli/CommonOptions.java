@@ -1,12 +1,13 @@
 package io.jublk.cli;
 
-import io.jublk.uapi.Ublk;
+import io.jublk.record.DeviceSpec;
+import io.jublk.record.TargetSpec;
 import picocli.CommandLine.Option;
 
 /** Options of `ublk add` that every target shares. */
 final class CommonOptions {
     @Option(names = {"-n", "--number"}, paramLabel = "ID",
-            description = "Device id (/dev/ublkbID); default: the kernel picks a free one.")
+            description = "Device id (/dev/ublkbID); default: the lowest free one.")
     Integer id;
 
     @Option(names = {"-q", "--queues"}, paramLabel = "N", defaultValue = "1",
@@ -19,14 +20,7 @@ final class CommonOptions {
 
     @Option(names = "--logical-block-size", paramLabel = "BYTES",
             description = "512 or 4096 (default: 512, or what the backing file's direct I/O needs).")
-    Integer logicalBlockSizeOption;
-
-    /** The logical block size asked for, 512 when not given. */
-    int logicalBlockSize = 512;
-
-    boolean logicalBlockSizeGiven() {
-        return logicalBlockSizeOption != null;
-    }
+    Integer logicalBlockSize;
 
     @Option(names = "--foreground", description = "Serve in this process instead of a daemon; "
             + "SIGINT/SIGTERM stop and delete the device.")
@@ -46,47 +40,12 @@ final class CommonOptions {
                     + "again) or 'fail-io' (I/O fails until recovered).")
     String recovery;
 
-    /** Set by `ublk recover`: take over this existing device instead of adding one. */
-    @Option(names = "--recover-id", hidden = true)
-    Integer recoverId;
-
-    /** Set by `add` on the daemon it starts: report readiness on stdout, then detach from it. */
-    @Option(names = "--daemon-notify", hidden = true)
-    boolean daemonNotify;
-
-    void validate() {
-        if (logicalBlockSizeOption != null) {
-            logicalBlockSize = logicalBlockSizeOption;
-        }
+    /** The device spec these options and {@code target} describe; checked by the caller. */
+    DeviceSpec spec(TargetSpec target) {
         if (id != null && (id < 0 || id >= (1 << 20))) {
             throw new Errors.UserError("device id must be between 0 and 1048575, not " + id);
         }
-        if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
-            throw new Errors.UserError("--queues must be between 1 and " + Ublk.UBLK_MAX_NR_QUEUES + ", not " + queues);
-        }
-        if (depth < 1 || depth > Ublk.UBLK_MAX_QUEUE_DEPTH) {
-            throw new Errors.UserError("--depth must be between 1 and " + Ublk.UBLK_MAX_QUEUE_DEPTH + ", not " + depth);
-        }
-        if (logicalBlockSize != 512 && logicalBlockSize != 4096) {
-            throw new Errors.UserError("--logical-block-size must be 512 or 4096, not " + logicalBlockSize);
-        }
-        if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535)) {
-            throw new Errors.UserError("--metrics-port must be between 1 and 65535, not " + metricsPort);
-        }
-        recoveryFlags();
-    }
-
-    /** UBLK_F_* for --recovery. */
-    long recoveryFlags() {
-        if (recovery == null) {
-            return 0;
-        }
-        return switch (recovery) {
-            case "default" -> Ublk.UBLK_F_USER_RECOVERY;
-            case "reissue" -> Ublk.UBLK_F_USER_RECOVERY | Ublk.UBLK_F_USER_RECOVERY_REISSUE;
-            case "fail-io" -> Ublk.UBLK_F_USER_RECOVERY | Ublk.UBLK_F_USER_RECOVERY_FAIL_IO;
-            default -> throw new Errors.UserError(
-                    "--recovery must be default, reissue or fail-io, not '" + recovery + "'");
-        };
+        return new DeviceSpec(target, queues, depth, logicalBlockSize, DeviceSpec.Recovery.parse(recovery), metricsPort,
+                metricsAddress);
     }
 }

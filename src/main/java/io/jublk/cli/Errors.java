@@ -1,12 +1,17 @@
 package io.jublk.cli;
 
+import io.jublk.ctrl.UblkCommandException;
+import io.jublk.queue.ConfigException;
 import io.jublk.sys.Errno;
 import io.jublk.sys.NativeException;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 
-/** Turns any failure into the one line a user reads: what went wrong and, where we know it, what to do. */
+/**
+ * Turns any failure into the one line a user reads: what went wrong and, where we know it, what to do. It decides
+ * on the exceptions' types and fields (command, device, errno), never on their messages.
+ */
 final class Errors {
     private Errors() {}
 
@@ -16,11 +21,17 @@ final class Errors {
             + "(run it with sudo)";
 
     static String describe(Throwable t) {
-        if (t instanceof UserError u) {
-            return u.getMessage();
+        if (t instanceof ConfigException c) {
+            return c.getMessage();
+        }
+        if (t instanceof UblkCommandException u) {
+            return describe(u);
         }
         if (t instanceof NativeException n) {
-            return describe(n);
+            if (n.errno() == Errno.EPERM || n.errno() == Errno.EACCES) {
+                return n.getMessage() + " — " + NOT_ROOT;
+            }
+            return n.getMessage();
         }
         if (t instanceof UncheckedIOException u && u.getCause() != null) {
             return u.getMessage() + ": " + describe(u.getCause());
@@ -35,32 +46,23 @@ final class Errors {
         return m != null && !m.isBlank() ? m : t.getClass().getSimpleName();
     }
 
-    private static String describe(NativeException n) {
-        String op = n.operation();
-        int e = n.errno();
-        if (op.startsWith("open /dev/ublk-control")) {
-            if (e == Errno.ENOENT || e == Errno.ENODEV || e == Errno.ENXIO) {
-                return NO_UBLK;
-            }
-            if (e == Errno.EACCES || e == Errno.EPERM) {
-                return NOT_ROOT;
-            }
+    private static String describe(UblkCommandException u) {
+        String dev = u.deviceId() < 0 ? "a new device" : "device " + u.deviceId();
+        int e = u.errno();
+        if (u.command().equals("ADD_DEV") && e == Errno.EEXIST) {
+            return dev + " already exists: choose another -n, or omit -n to let jublk pick one";
         }
-        if (op.startsWith("ADD_DEV") && e == Errno.EEXIST) {
-            return op.replace("ADD_DEV for device", "device") .replace("ADD_DEV for a new device", "device")
-                    + " already exists: choose another -n, or omit -n to let the kernel pick one";
-        }
-        if (e == Errno.ENODEV && (op.contains("GET_DEV_INFO") || op.contains("DEL_DEV") || op.contains("STOP_DEV"))) {
-            return op.replaceAll("^[A-Z_]+ for ", "") + " does not exist (see ublk list)";
+        if (e == Errno.ENODEV) {
+            return dev + " does not exist (see ublk list)";
         }
         if (e == Errno.EPERM || e == Errno.EACCES) {
-            return n.getMessage() + " — " + NOT_ROOT;
+            return u.getMessage() + " — " + NOT_ROOT;
         }
-        return n.getMessage();
+        return u.getMessage();
     }
 
     /** A problem with what the user asked for: reported as one line, exit status 2. */
-    static final class UserError extends RuntimeException {
+    static final class UserError extends ConfigException {
         private static final long serialVersionUID = 1L;
 
         UserError(String message) {

@@ -26,7 +26,7 @@ final class FeaturesCommand implements Callable<Integer> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("mask", "0x" + Long.toHexString(mask));
             m.put("features", names);
-            System.out.println(Json.write(m));
+            System.out.println(io.jublk.record.Records.JSON.writeValueAsString(m));
         } else {
             System.out.println("feature mask 0x" + Long.toHexString(mask));
             for (String n : names) {

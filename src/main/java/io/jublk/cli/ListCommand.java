@@ -1,6 +1,15 @@
 package io.jublk.cli;
 
+import io.jublk.ctrl.DeviceInfo;
+import io.jublk.ctrl.DeviceParams;
 import io.jublk.ctrl.UblkControl;
+import io.jublk.daemon.Cleanup;
+import io.jublk.queue.ConfigException;
+import io.jublk.record.DeviceLock;
+import io.jublk.record.DeviceRecord;
+import io.jublk.record.Records;
+import io.jublk.record.RunDirectory;
+import io.jublk.sys.NativeException;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,11 +17,18 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "list", description = "List ublk devices: the kernel's view and, for jublk's, the target.")
+/**
+ * `ublk list`: every ublk device the kernel has, and every jublk record — including devices whose server is gone
+ * and records of adds that never finished, which `ublk del` (or `del --all`) removes.
+ */
+@Command(name = "list", description = "List ublk devices: the kernel's view and, for jublk's, the target and "
+        + "whether its server runs.")
 final class ListCommand implements Callable<Integer> {
     @Option(names = {"-n", "--number"}, paramLabel = "ID", description = "Only this device.")
     Integer id;
@@ -23,47 +39,90 @@ final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Preflight.requireUblk();
+        RunDirectory run = RunDirectory.get();
+        if (run.exists()) {
+            run.check();
+        }
         List<Map<String, Object>> rows = new ArrayList<>();
         try (UblkControl ctrl = UblkControl.open()) {
-            List<Integer> ids = id != null ? List.of(id) : UblkControl.listDeviceIds();
+            TreeSet<Integer> ids = new TreeSet<>(UblkControl.listDeviceIds());
+            ids.addAll(run.recordIds());
+            if (id != null) {
+                ids.retainAll(List.of(id));
+            }
             for (int i : ids) {
-                Devices.find(ctrl, i).ifPresent(d -> rows.add(row(d)));
+                row(run, ctrl, i).ifPresent(rows::add);
             }
         }
         if (id != null && rows.isEmpty()) {
             throw new Errors.UserError("device " + id + " does not exist");
         }
         if (json) {
-            System.out.println(Json.write(rows));
+            System.out.println(Records.JSON.writeValueAsString(rows));
         } else {
             print(rows);
         }
         return 0;
     }
 
-    static Map<String, Object> row(Devices d) {
+    static Optional<Map<String, Object>> row(RunDirectory run, UblkControl ctrl, int id) {
+        Optional<DeviceInfo> info = Cleanup.info(ctrl, id);
+        Optional<DeviceRecord> rec;
+        try {
+            rec = Records.read(run, id);
+        } catch (ConfigException e) {
+            rec = Optional.empty();
+        }
+        if (info.isEmpty() && rec.isEmpty()) {
+            return Optional.empty();
+        }
+        DeviceRecord r = rec.orElse(null);
+        boolean tokenMatches = info.isPresent() && r != null && info.get().ublksrvFlags() == r.tokenValue();
+        boolean jublk = tokenMatches || (info.isPresent() && r == null && Cleanup.isJublk(info.get()));
+        if (info.isPresent() && !tokenMatches) {
+            r = null; // a record of another device that had this id describes nothing here
+        }
+        DeviceParams params = info.isPresent() ? params(ctrl, id) : null;
+        boolean served = jublk || r != null ? DeviceLock.isHeld(run, id) : false;
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", d.id());
-        m.put("state", d.info().stateName());
-        m.put("target", d.target());
-        m.put("queues", d.info().nrHwQueues());
-        m.put("depth", d.info().queueDepth());
-        m.put("size", d.params() != null ? d.params().sizeBytes() : 0L);
-        m.put("logical_block_size", d.params() != null ? d.params().logicalBlockSize() : 0);
-        String block = d.info().blockDevice();
+        m.put("id", id);
+        m.put("state", info.map(DeviceInfo::stateName).orElse(r != null ? "no device (" + r.state().label() + ")" : "-"));
+        m.put("owner", jublk || rec.isPresent() ? "jublk" : "other");
+        m.put("server", jublk || r != null ? (served ? "running" : "gone") : null);
+        m.put("target", r != null ? r.spec().target().kind() : "-");
+        m.put("queues", info.map(DeviceInfo::nrHwQueues).orElse(null));
+        m.put("depth", info.map(DeviceInfo::queueDepth).orElse(null));
+        m.put("size", params != null ? params.sizeBytes() : null);
+        m.put("logical_block_size", params != null ? params.logicalBlockSize() : null);
+        String block = "/dev/ublkb" + id;
         m.put("block", Files.exists(Path.of(block)) ? block : null);
-        m.put("char", d.info().charDevice());
-        m.put("pid", d.info().ublksrvPid() > 0 ? d.info().ublksrvPid() : null);
-        m.put("file", d.targetField("file"));
-        m.put("mode", d.targetField("mode"));
-        m.put("recovery", d.state() != null ? d.state().getProperty("recovery") : null);
-        m.put("zero_copy", d.info().has(Ublk.UBLK_F_AUTO_BUF_REG));
-        m.put("flags", d.info().flagNames());
-        return m;
+        m.put("char", info.map(DeviceInfo::charDevice).orElse(null));
+        Integer pid = info.map(DeviceInfo::ublksrvPid).filter(p -> p > 0).orElse(null);
+        if (pid == null && r != null && served && r.server().running()) {
+            pid = r.server().pid();
+        }
+        m.put("pid", pid);
+        Map<String, Object> t = r != null ? r.spec().target().describe() : Map.of();
+        m.put("file", t.get("file"));
+        m.put("mode", t.get("mode"));
+        m.put("recovery", r != null ? r.spec().recovery().label() : null);
+        m.put("zero_copy", info.map(i -> i.has(Ublk.UBLK_F_AUTO_BUF_REG)).orElse(null));
+        m.put("flags", info.map(DeviceInfo::flagNames).orElse(List.of()));
+        m.put("log", r != null ? r.log() : null);
+        return Optional.of(m);
+    }
+
+    private static DeviceParams params(UblkControl ctrl, int id) {
+        try {
+            return ctrl.getParams(id);
+        } catch (NativeException e) {
+            return null; // a device whose parameters were never set (mid-creation) still lists
+        }
     }
 
     private static void print(List<Map<String, Object>> rows) {
-        String[] cols = {"id", "state", "target", "queues", "depth", "size", "block", "char", "pid", "mode", "file"};
+        String[] cols = {"id", "state", "server", "target", "queues", "depth", "size", "block", "char", "pid", "mode",
+            "file"};
         List<String[]> table = new ArrayList<>();
         String[] head = new String[cols.length];
         for (int c = 0; c < cols.length; c++) {

@@ -1,5 +1,6 @@
 package io.jublk.cli;
 
+import io.jublk.queue.ConfigException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;
@@ -15,17 +16,13 @@ import picocli.CommandLine.IVersionProvider;
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
-                RecoverCommand.class, TrainCommand.class})
+                RecoverCommand.class, TrainCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
-    /** The arguments as given, so `add` can hand them to the daemon it starts. */
-    static String[] argv = new String[0];
-
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
     static int run(String... args) {
-        argv = args.clone();
         Logging.configure();
         CommandLine cl = commandLine();
         return cl.execute(args);
@@ -51,7 +48,7 @@ public final class Main implements Runnable {
             if (Boolean.getBoolean("jublk.debug")) {
                 ex.printStackTrace();
             }
-            return ex instanceof Errors.UserError ? 2 : 1;
+            return ex instanceof ConfigException ? 2 : 1;
         });
         return cl;
     }

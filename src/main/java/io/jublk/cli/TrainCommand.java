@@ -3,6 +3,15 @@ package io.jublk.cli;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
 
 import io.jublk.ctrl.DeviceParams;
+import io.jublk.daemon.Handshake;
+import io.jublk.record.DeviceRecord;
+import io.jublk.record.DeviceSpec;
+import io.jublk.record.LoopSpec;
+import io.jublk.record.Records;
+import io.jublk.record.ServerProcess;
+import io.jublk.target.BackingFile;
+import java.nio.file.Path;
+import java.time.Instant;
 import io.jublk.sys.Errno;
 import io.jublk.sys.LibC;
 import io.jublk.uapi.UblkFeature;
@@ -31,7 +40,17 @@ final class TrainCommand implements Callable<Integer> {
         LibC.getpid();
         Errno.name(Errno.EINVAL);
         UblkFeature.decode(0x1fffffL);
-        Json.write(List.of(java.util.Map.of("id", 0)));
+        // The JSON of records, the daemon's handshake and `list --json` (Jackson loads many classes).
+        DeviceSpec spec = new DeviceSpec(LoopSpec.of(Path.of("/x.img"), 1L << 30, BackingFile.Mode.DIRECT, false, false,
+                false), 1, 128, null, DeviceSpec.Recovery.NONE, null, "127.0.0.1");
+        DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, DeviceRecord.token(1), DeviceRecord.State.LIVE,
+                new ServerProcess(1, 1), spec, new DeviceRecord.KernelDevice(1 << 30, 512, 1, 128, 1 << 19, "0x0"), null,
+                Instant.now(), Instant.now());
+        Records.parse(Records.bytes(rec));
+        Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Add(spec, null)), Handshake.Request.class);
+        Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Ready(0, "/dev/ublkb0")),
+                Handshake.Answer.class);
+        Records.JSON.writeValueAsString(List.of(java.util.Map.of("id", 0)));
         Sizes.parse("1G");
         try (Arena a = Arena.ofConfined()) {
             DeviceParams.basic(1 << 30, 512, 4096, 512 * 1024, 0).withDiscard(4096, 8, 8);

@@ -76,7 +76,8 @@ public final class UblkControl implements AutoCloseable {
      * Sends one command and returns the kernel's non-negative result; throws {@link NativeException} naming
      * {@code what} otherwise.
      */
-    private int command(int cmdOp, int devId, int queueId, int len, long addr, long data0, String what) {
+    private int command(int cmdOp, String name, int devId, int queueId, int len, long addr, long data0) {
+        String what = name + " for " + (queueId != NO_QUEUE ? "device " + devId + " queue " + queueId : dev(devId));
         long sqe = ring.sqe();
         long cmd = ring.prepUringCmd(sqe, control.get(), cmdOp, cmdOp);
         UblksrvCtrlCmd.write(ring.sqes(), cmd, devId, queueId, len, addr, data0);
@@ -88,7 +89,10 @@ public final class UblkControl implements AutoCloseable {
             }
             ring.forEachCompletion(result);
         }
-        return NativeException.check(result.res, what);
+        if (result.res < 0) {
+            throw new UblkCommandException(name, devId, result.res, what);
+        }
+        return result.res;
     }
 
     private static String dev(int devId) {
@@ -98,21 +102,22 @@ public final class UblkControl implements AutoCloseable {
     /** UBLK_U_CMD_GET_FEATURES: the UBLK_F_* flags this kernel supports. */
     public synchronized long getFeatures() {
         buf.set(JAVA_LONG, 0, 0L);
-        command(Ublk.UBLK_U_CMD_GET_FEATURES, ANY_DEV, NO_QUEUE, Ublk.UBLK_FEATURES_LEN, buf.address(), 0,
-                "GET_FEATURES");
+        command(Ublk.UBLK_U_CMD_GET_FEATURES, "GET_FEATURES", ANY_DEV, NO_QUEUE, Ublk.UBLK_FEATURES_LEN, buf.address(),
+                0);
         return buf.get(JAVA_LONG, 0);
     }
 
     /**
-     * UBLK_U_CMD_ADD_DEV. {@code devId} -1 lets the kernel choose. Returns the device as created: the kernel
+     * UBLK_U_CMD_ADD_DEV. {@code devId} -1 lets the kernel choose. {@code ublksrvFlags} is the server's own: the
+     * kernel keeps it untouched and returns it with every GET_DEV_INFO. Returns the device as created: the kernel
      * writes back the id, final flags (it adds some of its own), queue count (clamped to the CPUs) and the
      * descriptor size.
      */
-    public synchronized DeviceInfo addDev(int devId, int queues, int depth, int maxIoBufBytes, long flags) {
+    public synchronized DeviceInfo addDev(int devId, int queues, int depth, int maxIoBufBytes, long flags,
+            long ublksrvFlags) {
         MemorySegment info = buf.asSlice(0, UblksrvCtrlDevInfo.SIZE);
-        UblksrvCtrlDevInfo.writeForAdd(info, devId, queues, depth, maxIoBufBytes, flags, 0);
-        command(Ublk.UBLK_U_CMD_ADD_DEV, devId, NO_QUEUE, (int) UblksrvCtrlDevInfo.SIZE, info.address(), 0,
-                "ADD_DEV for " + dev(devId));
+        UblksrvCtrlDevInfo.writeForAdd(info, devId, queues, depth, maxIoBufBytes, flags, ublksrvFlags);
+        command(Ublk.UBLK_U_CMD_ADD_DEV, "ADD_DEV", devId, NO_QUEUE, (int) UblksrvCtrlDevInfo.SIZE, info.address(), 0);
         return DeviceInfo.decode(info);
     }
 
@@ -120,8 +125,8 @@ public final class UblkControl implements AutoCloseable {
     public synchronized DeviceInfo getDevInfo(int devId) {
         MemorySegment info = buf.asSlice(0, UblksrvCtrlDevInfo.SIZE);
         info.fill((byte) 0);
-        command(Ublk.UBLK_U_CMD_GET_DEV_INFO, devId, NO_QUEUE, (int) UblksrvCtrlDevInfo.SIZE, info.address(), 0,
-                "GET_DEV_INFO for device " + devId);
+        command(Ublk.UBLK_U_CMD_GET_DEV_INFO, "GET_DEV_INFO", devId, NO_QUEUE, (int) UblksrvCtrlDevInfo.SIZE,
+                info.address(), 0);
         return DeviceInfo.decode(info);
     }
 
@@ -129,8 +134,7 @@ public final class UblkControl implements AutoCloseable {
     public synchronized void setParams(int devId, DeviceParams params) {
         MemorySegment p = buf.asSlice(0, UblkParams.SIZE);
         params.encode(p);
-        command(Ublk.UBLK_U_CMD_SET_PARAMS, devId, NO_QUEUE, (int) UblkParams.SIZE, p.address(), 0,
-                "SET_PARAMS for device " + devId);
+        command(Ublk.UBLK_U_CMD_SET_PARAMS, "SET_PARAMS", devId, NO_QUEUE, (int) UblkParams.SIZE, p.address(), 0);
     }
 
     /** UBLK_U_CMD_GET_PARAMS (includes devt, the block device number, once started). */
@@ -138,8 +142,7 @@ public final class UblkControl implements AutoCloseable {
         MemorySegment p = buf.asSlice(0, UblkParams.SIZE);
         p.fill((byte) 0);
         p.set(java.lang.foreign.ValueLayout.JAVA_INT, UblkParams.LEN, (int) UblkParams.SIZE);
-        command(Ublk.UBLK_U_CMD_GET_PARAMS, devId, NO_QUEUE, (int) UblkParams.SIZE, p.address(), 0,
-                "GET_PARAMS for device " + devId);
+        command(Ublk.UBLK_U_CMD_GET_PARAMS, "GET_PARAMS", devId, NO_QUEUE, (int) UblkParams.SIZE, p.address(), 0);
         return DeviceParams.decode(p);
     }
 
@@ -150,8 +153,7 @@ public final class UblkControl implements AutoCloseable {
         mask.fill((byte) 0);
         // The kernel takes the queue from data[0] (queue_id is only checked by ADD_DEV); len must be a multiple
         // of 8 covering nr_cpu_ids.
-        command(Ublk.UBLK_U_CMD_GET_QUEUE_AFFINITY, devId, queueId, len, mask.address(), queueId,
-                "GET_QUEUE_AFFINITY for device " + devId + " queue " + queueId);
+        command(Ublk.UBLK_U_CMD_GET_QUEUE_AFFINITY, "GET_QUEUE_AFFINITY", devId, queueId, len, mask.address(), queueId);
         List<Integer> cpus = new ArrayList<>();
         for (int cpu = 0; cpu < len * 8; cpu++) {
             if ((mask.get(java.lang.foreign.ValueLayout.JAVA_BYTE, cpu / 8) & (1 << (cpu % 8))) != 0) {
@@ -167,13 +169,13 @@ public final class UblkControl implements AutoCloseable {
      */
     public void startDev(int devId, int pid) {
         synchronized (this) {
-            command(Ublk.UBLK_U_CMD_START_DEV, devId, NO_QUEUE, 0, 0, pid, "START_DEV for device " + devId);
+            command(Ublk.UBLK_U_CMD_START_DEV, "START_DEV", devId, NO_QUEUE, 0, 0, pid);
         }
     }
 
     /** UBLK_U_CMD_STOP_DEV: removes the block device; outstanding fetches complete with UBLK_IO_RES_ABORT. */
     public synchronized void stopDev(int devId) {
-        command(Ublk.UBLK_U_CMD_STOP_DEV, devId, NO_QUEUE, 0, 0, 0, "STOP_DEV for device " + devId);
+        command(Ublk.UBLK_U_CMD_STOP_DEV, "STOP_DEV", devId, NO_QUEUE, 0, 0, 0);
     }
 
     /**
@@ -181,25 +183,23 @@ public final class UblkControl implements AutoCloseable {
      * mapping of its descriptor array), so unmap and close before calling this.
      */
     public synchronized void delDev(int devId) {
-        command(Ublk.UBLK_U_CMD_DEL_DEV, devId, NO_QUEUE, 0, 0, 0, "DEL_DEV for device " + devId);
+        command(Ublk.UBLK_U_CMD_DEL_DEV, "DEL_DEV", devId, NO_QUEUE, 0, 0, 0);
     }
 
     /** UBLK_U_CMD_DEL_DEV_ASYNC: like DEL_DEV, but does not wait for the char device to be released. */
     public synchronized void delDevAsync(int devId) {
-        command(Ublk.UBLK_U_CMD_DEL_DEV_ASYNC, devId, NO_QUEUE, 0, 0, 0, "DEL_DEV_ASYNC for device " + devId);
+        command(Ublk.UBLK_U_CMD_DEL_DEV_ASYNC, "DEL_DEV_ASYNC", devId, NO_QUEUE, 0, 0, 0);
     }
 
     /** UBLK_U_CMD_START_USER_RECOVERY: a device whose server died (state quiesced) may be taken over. */
     public synchronized void startUserRecovery(int devId) {
-        command(Ublk.UBLK_U_CMD_START_USER_RECOVERY, devId, NO_QUEUE, 0, 0, 0,
-                "START_USER_RECOVERY for device " + devId);
+        command(Ublk.UBLK_U_CMD_START_USER_RECOVERY, "START_USER_RECOVERY", devId, NO_QUEUE, 0, 0, 0);
     }
 
     /** UBLK_U_CMD_END_USER_RECOVERY with the new server's process id; blocks until its queues fetched. */
     public void endUserRecovery(int devId, int pid) {
         synchronized (this) {
-            command(Ublk.UBLK_U_CMD_END_USER_RECOVERY, devId, NO_QUEUE, 0, 0, pid,
-                    "END_USER_RECOVERY for device " + devId);
+            command(Ublk.UBLK_U_CMD_END_USER_RECOVERY, "END_USER_RECOVERY", devId, NO_QUEUE, 0, 0, pid);
         }
     }
 
@@ -213,8 +213,7 @@ public final class UblkControl implements AutoCloseable {
         try {
             delDevAsync(devId);
         } catch (NativeException e) {
-            if (e.errno() != io.jublk.sys.Errno.EINVAL && e.errno() != io.jublk.sys.Errno.EOPNOTSUPP
-                    && e.errno() != io.jublk.sys.Errno.ENOTTY) {
+            if (e.errno() != Errno.EINVAL && e.errno() != Errno.EOPNOTSUPP && e.errno() != Errno.ENOTTY) {
                 throw e;
             }
             delDev(devId);

@@ -41,15 +41,21 @@ public final class UblkServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(UblkServer.class.getName());
 
     /**
-     * @param devId      requested id, or -1 for the kernel's choice
-     * @param queues     hardware queues (the kernel clamps to the number of CPUs)
-     * @param depth      tags per queue
-     * @param maxIoBytes largest request, the size of each tag's buffer
-     * @param flags      UBLK_F_* to request (e.g. USER_RECOVERY)
-     * @param ioFlusher  mark queue threads PR_SET_IO_FLUSHER
+     * What a device is created with. Build it with {@link #builder()}.
+     *
+     * @param devId        requested id, or -1 for the kernel's choice
+     * @param queues       hardware queues (the kernel clamps to the number of CPUs)
+     * @param depth        tags per queue
+     * @param maxIoBytes   largest request, the size of each tag's buffer
+     * @param flags        UBLK_F_* to request (e.g. USER_RECOVERY)
+     * @param ublksrvFlags the server's own 64 bits, kept by the kernel with the device (jublk stamps its record's
+     *                     token there, so a device can be told from another that reused its id)
+     * @param ioFlusher    mark queue threads PR_SET_IO_FLUSHER
+     * @param readyTimeout how long queues may take to fetch their tags
+     * @param observer     told of each step of the device's life, on the thread taking it
      */
-    public record Options(int devId, int queues, int depth, int maxIoBytes, long flags, boolean ioFlusher,
-            Duration readyTimeout) {
+    public record Options(int devId, int queues, int depth, int maxIoBytes, long flags, long ublksrvFlags,
+            boolean ioFlusher, Duration readyTimeout, Observer observer) {
         public static final int DEFAULT_MAX_IO_BYTES = 512 * 1024;
 
         public Options {
@@ -59,6 +65,105 @@ public final class UblkServer implements AutoCloseable {
             if (depth < 1 || depth > Ublk.UBLK_MAX_QUEUE_DEPTH) {
                 throw new IllegalArgumentException("depth must be 1.." + Ublk.UBLK_MAX_QUEUE_DEPTH + ", not " + depth);
             }
+        }
+
+        public static Builder builder() {
+            return new Builder();
+        }
+    }
+
+    /** Builds {@link Options}: one queue of depth 128, the kernel's choice of id, 512 KiB requests by default. */
+    public static final class Builder {
+        private int devId = -1;
+        private int queues = 1;
+        private int depth = 128;
+        private int maxIoBytes = Options.DEFAULT_MAX_IO_BYTES;
+        private long flags;
+        private long ublksrvFlags;
+        private boolean ioFlusher = true;
+        private Duration readyTimeout = Duration.ofSeconds(60);
+        private Observer observer = step -> { };
+
+        public Builder devId(int v) {
+            devId = v;
+            return this;
+        }
+
+        public Builder queues(int v) {
+            queues = v;
+            return this;
+        }
+
+        public Builder depth(int v) {
+            depth = v;
+            return this;
+        }
+
+        public Builder maxIoBytes(int v) {
+            maxIoBytes = v;
+            return this;
+        }
+
+        public Builder flags(long v) {
+            flags = v;
+            return this;
+        }
+
+        public Builder ublksrvFlags(long v) {
+            ublksrvFlags = v;
+            return this;
+        }
+
+        public Builder ioFlusher(boolean v) {
+            ioFlusher = v;
+            return this;
+        }
+
+        public Builder readyTimeout(Duration v) {
+            readyTimeout = v;
+            return this;
+        }
+
+        public Builder observer(Observer v) {
+            observer = v;
+            return this;
+        }
+
+        public Options build() {
+            return new Options(devId, queues, depth, maxIoBytes, flags, ublksrvFlags, ioFlusher, readyTimeout, observer);
+        }
+    }
+
+    /** The steps of a device's life that whoever runs the server may need to act on. */
+    public enum Step {
+        /** ADD_DEV returned: the device exists in the kernel ({@link #info()} is set). */
+        ADDED,
+        /** START_DEV returned: {@code /dev/ublkbN} is live. */
+        STARTED,
+        /** STOP_DEV is about to be sent. */
+        STOPPING,
+        /** The queues have stopped; the target is about to make everything durable. */
+        FLUSHING,
+        /** DEL_DEV is about to be sent (also when a failed start deletes the device): the id is about to be freed. */
+        DELETING
+    }
+
+    /** Told of each {@link Step}; an exception thrown at ADDED or STARTED fails the start (the device is deleted). */
+    @FunctionalInterface
+    public interface Observer {
+        void reached(Step step);
+    }
+
+    /**
+     * How a stop went: the first negative errno of each part, 0 where it went well.
+     *
+     * @param stopErrno  STOP_DEV
+     * @param flushErrno the target's final flush (fdatasync of a backing file): data acknowledged may be lost
+     * @param deleteErrno DEL_DEV
+     */
+    public record StopResult(int stopErrno, int flushErrno, int deleteErrno) {
+        public boolean ok() {
+            return stopErrno == 0 && flushErrno == 0 && deleteErrno == 0;
         }
     }
 
@@ -73,6 +178,7 @@ public final class UblkServer implements AutoCloseable {
     private final List<QueueStats> stats = new ArrayList<>();
     private final CountDownLatch queueExited = new CountDownLatch(1);
     private boolean stopped;
+    private StopResult stopResult;
 
     private UblkServer(UblkControl ctrl, Target target, Options options, boolean recovering) {
         this.ctrl = ctrl;
@@ -108,7 +214,8 @@ public final class UblkServer implements AutoCloseable {
      * requests that were in flight are served again. Like {@link #start}, the server owns the target, and closes
      * it if the takeover fails.
      */
-    public static UblkServer recover(Target target, int devId, Duration readyTimeout, boolean ioFlusher) {
+    public static UblkServer recover(Target target, int devId, Duration readyTimeout, boolean ioFlusher,
+            Observer observer) {
         UblkControl ctrl;
         try {
             ctrl = UblkControl.open();
@@ -118,8 +225,9 @@ public final class UblkServer implements AutoCloseable {
         }
         try {
             DeviceInfo info = ctrl.getDevInfo(devId);
-            Options o = new Options(devId, info.nrHwQueues(), info.queueDepth(), info.maxIoBufBytes(), info.flags(),
-                    ioFlusher, readyTimeout);
+            Options o = Options.builder().devId(devId).queues(info.nrHwQueues()).depth(info.queueDepth())
+                    .maxIoBytes(info.maxIoBufBytes()).flags(info.flags()).ublksrvFlags(info.ublksrvFlags())
+                    .ioFlusher(ioFlusher).readyTimeout(readyTimeout).observer(observer).build();
             UblkServer server = new UblkServer(ctrl, target, o, true);
             server.info = info;
             server.takeOver();
@@ -135,16 +243,19 @@ public final class UblkServer implements AutoCloseable {
         if ((options.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0 && !target.supportsZeroCopy()) {
             throw new IllegalArgumentException("the " + target.name() + " target cannot serve a zero-copy device");
         }
-        info = ctrl.addDev(options.devId(), options.queues(), options.depth(), options.maxIoBytes(), options.flags());
+        info = ctrl.addDev(options.devId(), options.queues(), options.depth(), options.maxIoBytes(), options.flags(),
+                options.ublksrvFlags());
         LOG.log(Level.INFO, "ADD_DEV: device " + info.devId() + ", " + info.nrHwQueues() + " queue(s) of depth "
                 + info.queueDepth() + ", flags " + info.flagNames());
         try {
+            options.observer().reached(Step.ADDED);
             params = target.params(info.maxIoBufBytes());
             ctrl.setParams(info.devId(), params);
             startQueues();
             ctrl.startDev(info.devId(), LibC.getpid());
             params = ctrl.getParams(info.devId());
             info = ctrl.getDevInfo(info.devId());
+            options.observer().reached(Step.STARTED);
         } catch (RuntimeException | Error e) {
             LOG.log(Level.ERROR, "starting device " + info.devId() + " failed, deleting it: " + e);
             abort();
@@ -203,13 +314,32 @@ public final class UblkServer implements AutoCloseable {
 
     /** Undoes a failed start: queues leave without the kernel's abort, the char device is closed, DEL_DEV. */
     private void abort() {
+        stopped = true;
+        if (startedQueues()) {
+            // START_DEV may have made the block device live before the failure: stop it so that nothing waits on
+            // requests no server will answer, then let the queues go.
+            try {
+                ctrl.stopDev(info.devId());
+            } catch (NativeException e) {
+                // Never started: nothing to stop.
+            }
+        }
         abandonQueues();
         closeCharDevice();
+        try {
+            options.observer().reached(Step.DELETING);
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "before deleting device " + info.devId() + ": " + e);
+        }
         try {
             ctrl.delete(info.devId());
         } catch (NativeException e) {
             LOG.log(Level.ERROR, "could not delete device " + info.devId() + " after a failed start: " + e);
         }
+    }
+
+    private boolean startedQueues() {
+        return !queues.isEmpty();
     }
 
     private void abandonQueues() {
@@ -241,22 +371,22 @@ public final class UblkServer implements AutoCloseable {
     /**
      * Stops and deletes the device: STOP_DEV lets the kernel finish in-flight requests (the queues are still
      * serving) and abort the fetches; the queue threads then exit; the target makes everything durable and
-     * closes; the char device is closed (DEL_DEV waits for that); DEL_DEV. Idempotent.
-     *
-     * @return 0, or the first negative errno met on the way (the steps after it still run)
+     * closes; the char device is closed (DEL_DEV waits for that); DEL_DEV. Every step runs even when one before it
+     * failed. Idempotent: a second call returns the first call's result.
      */
-    public synchronized int stop() {
+    public synchronized StopResult stop() {
         if (stopped) {
-            return 0;
+            return stopResult != null ? stopResult : new StopResult(0, 0, 0);
         }
         stopped = true;
         int devId = info.devId();
-        int status = 0;
+        int stopErrno = 0;
+        observe(Step.STOPPING);
         try {
             ctrl.stopDev(devId);
         } catch (NativeException e) {
             LOG.log(Level.ERROR, "STOP_DEV failed: " + e);
-            status = -e.errno();
+            stopErrno = -e.errno();
         }
         for (UblkQueue q : queues) {
             try {
@@ -269,23 +399,35 @@ public final class UblkServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        observe(Step.FLUSHING);
         int flush = target.flush();
         if (flush < 0) {
-            LOG.log(Level.ERROR, "flushing the target failed: " + Errno.name(flush));
-            status = status == 0 ? flush : status;
+            LOG.log(Level.ERROR, "the final flush of device " + devId + " failed with " + Errno.name(flush) + " ("
+                    + Errno.describe(flush) + "): writes it acknowledged may not be on the backing store");
         }
         target.close();
         closeCharDevice();
+        observe(Step.DELETING);
+        int deleteErrno = 0;
         try {
             ctrl.delete(devId);
         } catch (NativeException e) {
             if (e.errno() != Errno.ENODEV) {
                 LOG.log(Level.ERROR, "DEL_DEV failed: " + e);
-                status = status == 0 ? -e.errno() : status;
+                deleteErrno = -e.errno();
             }
         }
-        LOG.log(Level.INFO, "device " + devId + " stopped and deleted");
-        return status;
+        stopResult = new StopResult(stopErrno, Math.min(flush, 0), deleteErrno);
+        LOG.log(Level.INFO, "device " + devId + " stopped and deleted" + (stopResult.ok() ? "" : " with errors"));
+        return stopResult;
+    }
+
+    private void observe(Step step) {
+        try {
+            options.observer().reached(step);
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "at " + step + " of device " + info.devId() + ": " + e);
+        }
     }
 
     /**

@@ -197,8 +197,7 @@ public final class StressCycles {
     // ---- one cycle --------------------------------------------------------------------------------------
 
     private static UblkServer.Options options(int queues) {
-        return new UblkServer.Options(-1, queues, 64, UblkServer.Options.DEFAULT_MAX_IO_BYTES, 0, true,
-                Duration.ofSeconds(60));
+        return UblkServer.Options.builder().queues(queues).depth(64).readyTimeout(Duration.ofSeconds(60)).build();
     }
 
     /** Starts both servers at once; on a failure stops whichever started and returns null. */
@@ -266,13 +265,13 @@ public final class StressCycles {
     /** Stops and deletes both servers at once; false if either could not be stopped. */
     private boolean stopBoth(Started s, int cycle) throws InterruptedException {
         boolean clean = true;
-        for (Outcome<Integer> o : concurrently(List.<Callable<Integer>>of(
+        for (Outcome<UblkServer.StopResult> o : concurrently(List.<Callable<UblkServer.StopResult>>of(
                 () -> stop(s.nullServer()),
                 () -> stop(s.loopServer())))) {
             if (o.error() != null) {
                 fail(Check.STOP, cycle, "stop threw " + o.error());
                 clean = false;
-            } else if (o.value() != 0) {
+            } else if (!o.value().ok()) {
                 fail(Check.STOP, cycle, "stop returned " + o.value());
             }
         }
@@ -290,7 +289,7 @@ public final class StressCycles {
         return clean;
     }
 
-    private static int stop(UblkServer server) {
+    private static UblkServer.StopResult stop(UblkServer server) {
         try {
             return server.stop();
         } finally {

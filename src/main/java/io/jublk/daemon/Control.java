@@ -1,0 +1,39 @@
+package io.jublk.daemon;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+/**
+ * The control socket's messages ({@code ublkN.sock} in the run directory; root only): one JSON document per line.
+ * `ublk del` sends {@link Stop} and reads events until {@link Stopped}; a stop that takes long is seen to be
+ * {@link Flushing}, which is never cut short.
+ */
+public final class Control {
+    private Control() {}
+
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
+    @JsonSubTypes({@JsonSubTypes.Type(value = Stop.class, name = "stop")})
+    public sealed interface Request permits Stop {}
+
+    /** Stop the device, make everything durable, delete it. */
+    public record Stop() implements Request {}
+
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "event")
+    @JsonSubTypes({@JsonSubTypes.Type(value = Stopping.class, name = "stopping"),
+            @JsonSubTypes.Type(value = Flushing.class, name = "flushing"),
+            @JsonSubTypes.Type(value = Stopped.class, name = "stopped")})
+    public sealed interface Event permits Stopping, Flushing, Stopped {}
+
+    /** STOP_DEV is on its way: the kernel lets the requests in flight finish. */
+    public record Stopping() implements Event {}
+
+    /** The queues stopped; the backing store is being made durable (fdatasync). */
+    public record Flushing(String what) implements Event {}
+
+    /**
+     * The device is gone. Each errno is 0 or the negative errno of that step.
+     *
+     * @param flushed what was flushed (e.g. the backing file), for the message
+     */
+    public record Stopped(int stopErrno, int flushErrno, int deleteErrno, String flushed) implements Event {}
+}

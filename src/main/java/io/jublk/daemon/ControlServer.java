@@ -1,0 +1,127 @@
+package io.jublk.daemon;
+
+import io.jublk.record.Records;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A server's control socket: accepts `ublk del`'s {@link Control.Stop}, asks the {@link Lifecycle} to stop, and
+ * tells every such caller how the stop goes ({@link #broadcast}). The socket file lives in the run directory (which
+ * only root can enter) with mode 0600; it is made while the server holds its device lock, so an old file there is
+ * stale and replaced.
+ */
+final class ControlServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+
+    private final Path path;
+    private final ServerSocketChannel server;
+    private final Lifecycle lifecycle;
+    private final List<SocketChannel> listeners = new CopyOnWriteArrayList<>();
+    private final Thread acceptor;
+
+    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle) {
+        this.path = path;
+        this.server = server;
+        this.lifecycle = lifecycle;
+        this.acceptor = Thread.ofPlatform().daemon().name("ublk-control").unstarted(this::acceptLoop);
+    }
+
+    static ControlServer start(Path path, Lifecycle lifecycle) {
+        try {
+            Files.deleteIfExists(path);
+            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+            s.bind(UnixDomainSocketAddress.of(path));
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
+            ControlServer c = new ControlServer(path, s, lifecycle);
+            c.acceptor.start();
+            return c;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the control socket " + path, e);
+        }
+    }
+
+    private void acceptLoop() {
+        while (server.isOpen()) {
+            SocketChannel c;
+            try {
+                c = server.accept();
+            } catch (IOException e) {
+                return; // closed
+            }
+            Thread.ofVirtual().name("ublk-control-client").start(() -> serve(c));
+        }
+    }
+
+    private void serve(SocketChannel c) {
+        try {
+            BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(c), StandardCharsets.UTF_8));
+            String line = in.readLine();
+            if (line == null) {
+                c.close();
+                return;
+            }
+            Control.Request r = Records.JSON.readValue(line, Control.Request.class);
+            if (r instanceof Control.Stop) {
+                listeners.add(c);
+                lifecycle.requestStop("ublk del");
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "control socket: " + e);
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // Gone.
+            }
+        }
+    }
+
+    /** Tells every caller waiting for a stop how it goes; a caller that went away is dropped. */
+    void broadcast(Control.Event e) {
+        byte[] line = (Records.JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
+        for (SocketChannel c : listeners) {
+            try {
+                ByteBuffer b = ByteBuffer.wrap(line);
+                while (b.hasRemaining()) {
+                    c.write(b);
+                }
+            } catch (IOException gone) {
+                listeners.remove(c);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // Closing anyway.
+        }
+        for (SocketChannel c : listeners) {
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // Closing anyway.
+            }
+        }
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // A stale socket file is replaced by the next server of this id.
+        }
+    }
+}
