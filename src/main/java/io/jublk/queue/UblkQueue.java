@@ -512,19 +512,26 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         return -Errno.EIO;
     }
 
+    /**
+     * Answers the request. A failure is counted and logged under the errno it came with, and committed as one the
+     * block layer reads right ({@link BlockLayerErrno}).
+     */
     private void commit(Request r, int result) {
+        int given = result;
         if (result < 0) {
-            logOnce(r, result);
+            given = BlockLayerErrno.of(result);
+            logOnce(r, result, given);
         }
         stats.completed(r.op, result, System.nanoTime() - r.startNanos);
-        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
+        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
     }
 
-    private void logOnce(Request r, int result) {
+    private void logOnce(Request r, int result, int given) {
         int e = Math.min(-result, QueueStats.MAX_ERRNO);
         if (!reportedErrno[e]) {
             reportedErrno[e] = true;
-            LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " failed with " + Errno.name(result)
+            String as = given == result ? "" : ", given to the block layer as " + Errno.name(given);
+            LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " failed with " + Errno.name(result) + as
                     + " (further " + Errno.name(result) + " errors are only counted)");
         }
     }
