@@ -153,8 +153,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     /**
-     * Makes the thread leave its loop at once without waiting for the kernel to abort its fetches; closing its
-     * ring then cancels them. For tearing down a queue whose device never started or cannot be stopped.
+     * Makes the thread leave its loop at once without waiting for the kernel to abort its fetches: it cancels and
+     * reaps its target operations, and closing its ring then cancels the fetches. For tearing down a queue whose
+     * device never started or cannot be stopped. Safe from any thread, also after the queue ended.
      */
     public void abandon() {
         stopRequested = true;
