@@ -86,6 +86,8 @@ int main(void)
 	CONST(__NR_pidfd_send_signal) CONST(__NR_unlinkat) CONST(__NR_poll) CONST(__NR_fstat)
 	CONST(SIGTERM) CONST(SIGKILL) CONST(SIGINT) CONST(POLLIN)
 	STRUCT(open_how) FIELD(open_how, flags) FIELD(open_how, mode) FIELD(open_how, resolve)
+	/* The timeout io_uring_getevents_arg.ts points to (IORING_ENTER_EXT_ARG); from linux/time_types.h. */
+	STRUCT(__kernel_timespec) FIELD(__kernel_timespec, tv_sec) FIELD(__kernel_timespec, tv_nsec)
 	return 0;
 }
 

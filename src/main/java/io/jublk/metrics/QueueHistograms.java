@@ -21,7 +21,8 @@ import java.util.function.ToLongFunction;
  * <ul>
  *   <li>{@code ublk_request_duration_seconds}: from a request's arrival (fetch completion) to its commit;</li>
  *   <li>{@code ublk_backend_duration_seconds}: time with backing-file operations in flight per request;</li>
- *   <li>{@code ublk_errors_total{errno}}: requests answered with each errno (the common ones always shown).</li>
+ *   <li>{@code ublk_errors_total{errno}}: requests that failed, by the errno the target answered (the common
+ *       ones always shown).</li>
  * </ul>
  */
 final class QueueHistograms implements MultiCollector {

@@ -25,7 +25,11 @@ public interface QueueHandler extends AutoCloseable {
         throw new IllegalStateException(getClass().getSimpleName() + " started I/O but does not handle ioDone");
     }
 
-    /** Called on the queue thread after the queue stopped. */
+    /**
+     * Called on the queue thread after the queue stopped, once every operation the handler started has completed
+     * or was cancelled. Not called if the kernel did not give some operation back in time: the queue then keeps
+     * its memory, and the handler too, as something may still write into them.
+     */
     @Override
     default void close() {}
 }

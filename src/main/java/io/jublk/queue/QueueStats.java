@@ -138,7 +138,10 @@ public final class QueueStats {
         return get(bytes, statOp);
     }
 
-    /** Requests answered with {@code -errno}. */
+    /**
+     * Requests that failed with {@code -errno}, as the target (or the request check) answered; the block layer
+     * was given EIO instead where it would misread that errno.
+     */
     public long errors(int errno) {
         return get(errors, errno);
     }

@@ -1,5 +1,6 @@
 package io.jublk.queue;
 
+import static io.jublk.uapi.IoUringUapi.IORING_ASYNC_CANCEL_ANY;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SINGLE_ISSUER;
@@ -33,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The runtime of one hardware queue: its own platform thread, io_uring, descriptor mapping and request
- * buffers, all owned by that thread (a confined arena) and released when it ends.
+ * buffers, all owned by that thread (confined arenas) and released when it ends.
  *
  * <p>The cycle, per tag: FETCH_REQ once at start; when it completes the descriptor names a request, which is
  * checked and handed to the target; the target's answer goes back with COMMIT_AND_FETCH_REQ, which also
@@ -44,6 +45,11 @@ import java.util.concurrent.TimeUnit;
  * <p>FETCH and COMMIT of a tag must come from the same OS thread (the 7.x driver enforces a per-I/O daemon
  * task), hence a platform thread, never a virtual one. All submissions of a loop turn go to the kernel in one
  * io_uring_enter, which also waits for the next completions.
+ *
+ * <p>On the way out, memory the kernel may write into (request buffers, the wake buffer) outlives every
+ * operation that was given it: what can be cancelled is cancelled, completions are reaped until nothing but
+ * ublk commands is outstanding (or {@link #DRAIN_NANOS} pass), the ring is closed, and only then is that
+ * memory released — or, if something could still write into it, deliberately kept (see {@link #tearDown}).
  */
 public final class UblkQueue implements CompletionHandler, Runnable {
     private static final System.Logger LOG = System.getLogger(UblkQueue.class.getName());
@@ -51,6 +57,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     static final int KIND_UBLK = 1;
     static final int KIND_TARGET = 2;
     static final int KIND_WAKE = 3;
+    static final int KIND_CANCEL = 4;
 
     private static final byte FETCHING = 1;
     private static final byte SERVING = 2;
@@ -58,6 +65,13 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
     /** io_uring refuses a single registered buffer larger than 1 GiB. */
     private static final long MAX_FIXED_BUFFER = 1L << 30;
+
+    /**
+     * How long a queue on its way out waits for cancelled operations to complete. A bound, because I/O already
+     * in the block layer cannot be cancelled and a hung backing device may never answer; well under the 30 s
+     * UblkServer gives an abandoned queue to exit.
+     */
+    static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     /**
      * Everything the queue needs to know about its device.
@@ -75,7 +89,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private final Thread thread;
     private final Runnable onExit;
     private final CountDownLatch ready = new CountDownLatch(1);
+    /** Written by {@link #abandon()} from any thread, closed by the queue thread: both under {@link #wakeLock}. */
     private final Fd wake;
+    private final Object wakeLock = new Object();
     private volatile boolean stopRequested;
     private volatile Throwable failure;
 
@@ -88,6 +104,11 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private int[] backendOps;
     private int active;
     private int backendInflight;
+    /** FETCH_REQ/COMMIT_AND_FETCH_REQ queued or submitted whose completion was not reaped yet. */
+    private int ublkInflight;
+    private boolean wakeArmed;
+    /** On the way out: completions are only counted, nothing new is started. */
+    private boolean draining;
     private QueueHandler handler;
     private boolean fixedBuffers;
     private boolean abandon;
@@ -132,17 +153,23 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     /**
-     * Makes the thread leave its loop at once without waiting for the kernel to abort its fetches; closing its
-     * ring then cancels them. For tearing down a queue whose device never started or cannot be stopped.
+     * Makes the thread leave its loop at once without waiting for the kernel to abort its fetches: it cancels and
+     * reaps its target operations, and closing its ring then cancels the fetches. For tearing down a queue whose
+     * device never started or cannot be stopped. Safe from any thread, also after the queue ended.
      */
     public void abandon() {
         stopRequested = true;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment one = a.allocate(JAVA_LONG);
-            one.set(JAVA_LONG, 0, 1L);
-            LibC.rawWrite(wake.get(), one, 8);
-        } catch (IllegalStateException closed) {
-            // The thread already ended and closed its eventfd.
+        synchronized (wakeLock) {
+            // The queue thread closes the eventfd under the same lock when it ends: checked and written under it,
+            // the number cannot be closed and reused by another descriptor in between.
+            if (!wake.isOpen()) {
+                return;
+            }
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment one = a.allocate(JAVA_LONG);
+                one.set(JAVA_LONG, 0, 1L);
+                LibC.rawWrite(wake.get(), one, 8);
+            }
         }
     }
 
@@ -164,8 +191,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
     @Override
     public void run() {
-        try (Arena arena = Arena.ofConfined()) {
-            setUp(arena);
+        // Memory the kernel writes into has an arena of its own, released only when nothing can reach it any more;
+        // the descriptor mapping is the kernel's memory, which our unmapping cannot harm.
+        Arena ioMemory = Arena.ofConfined();
+        Arena descMemory = Arena.ofConfined();
+        try {
+            setUp(ioMemory, descMemory);
             ready.countDown();
             loop();
         } catch (Throwable t) {
@@ -173,12 +204,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             LOG.log(Level.ERROR, "queue " + cfg.queueId() + " of device " + cfg.devId() + " failed: " + t, t);
         } finally {
             ready.countDown();
-            tearDown();
+            tearDown(ioMemory, descMemory);
             onExit.run();
         }
     }
 
-    private void setUp(Arena arena) {
+    private void setUp(Arena ioMemory, Arena descMemory) {
         pinAndMarkThread();
         int depth = cfg.depth();
         int sq = Integer.highestOneBit(Math.max(8, 2 * depth + 2) - 1) << 1;
@@ -190,8 +221,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         long descBytes = Layouts.roundUp((long) depth * cfg.ioDescSize(), page);
         // The kernel finds the queue from offset / stride; a wrong offset that lands on queue 0 is silently
         // accepted, so this must be exact.
-        descriptors = Mmap.map(arena, descBytes, LinuxUapi.PROT_READ, LinuxUapi.MAP_SHARED | LinuxUapi.MAP_POPULATE,
-                cfg.ublkcFd(), Ublk.UBLKSRV_CMD_BUF_OFFSET + cfg.queueId() * descStride,
+        descriptors = Mmap.map(descMemory, descBytes, LinuxUapi.PROT_READ,
+                LinuxUapi.MAP_SHARED | LinuxUapi.MAP_POPULATE, cfg.ublkcFd(),
+                Ublk.UBLKSRV_CMD_BUF_OFFSET + cfg.queueId() * descStride,
                 "mmap io descriptors of queue " + cfg.queueId() + " of device " + cfg.devId());
 
         MemorySegment buffers = MemorySegment.NULL;
@@ -202,7 +234,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             }
         } else {
             long stride = Layouts.roundUp(cfg.bufferBytes(), page);
-            buffers = Mmap.map(arena, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
+            buffers = Mmap.map(ioMemory, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
                     LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap request buffers");
             for (int tag = 0; tag < depth; tag++) {
                 requests[tag] = new Request(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
@@ -211,7 +243,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         state = new byte[depth];
         backendStart = new long[depth];
         backendOps = new int[depth];
-        wakeBuf = arena.allocate(8, 8);
+        wakeBuf = ioMemory.allocate(8, 8);
 
         files.add(cfg.ublkcFd());
         registering = true;
@@ -274,7 +306,57 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
     }
 
-    private void tearDown() {
+    /**
+     * Drain, close the ring, then release memory. Closing a ring does not wait for what is outstanding
+     * (io_ring_exit_work runs later in a kworker), and until an operation ends it may write into what it was
+     * given: a target's read through an io-wq worker, the wake read once the eventfd is written. So those are
+     * cancelled and reaped first ({@link #drain}), within a bound; what is still outstanding after it keeps
+     * {@code ioMemory} alive for the rest of the process.
+     *
+     * <p>ublk's FETCH_REQ/COMMIT_AND_FETCH_REQ are not among what IORING_OP_ASYNC_CANCEL reaches (io_try_cancel
+     * in io_uring/cancel.c: io-wq, poll, waitid, futex, timeouts). The driver gets to cancel them when the ring
+     * closes: io_ring_exit_work → io_uring_try_cancel_requests → io_uring_try_cancel_uring_cmd (uring_cmd.c) →
+     * ublk_ch_uring_cmd(IO_URING_F_CANCEL) → ublk_uring_cmd_cancel_fn → ublk_cancel_cmd (ublk_drv.c), which
+     * completes each with UBLK_IO_RES_ABORT and touches no memory of ours. The one place ublk writes into a
+     * tag's buffer is ublk_map_io (a WRITE's data, copied to io->buf.addr), called from ublk_start_io in
+     * ublk_dispatch_req — task work of the command, which aborts the request instead when {@code current} is
+     * not the queue thread or is exiting (PF_EXITING); a command whose request already started is skipped by
+     * ublk_cancel_cmd for exactly that task work to finish it. With IORING_SETUP_DEFER_TASKRUN (granted on
+     * 6.1+) that task work runs only inside io_uring_enter on this ring by this thread (io_allowed_defer_tw_run:
+     * submitter_task == current) — never again after the close — or cancelled from the exit work (a kworker)
+     * or the exiting thread, which abort. So after the close, ublk writes nothing into our buffers. Without
+     * DEFER_TASKRUN it is ordinary task_work of this thread (io_req_normal_work_add), run on its next return
+     * to user space even after the close (ublk_cmd_tw_cb ignores the cancel flag): the buffers are then kept.
+     * With zero copy (AUTO_BUF_REG) ublk copies nothing (ublk_need_map_io is false).
+     */
+    private void tearDown(Arena ioMemory, Arena descMemory) {
+        boolean drained = true;
+        if (ring != null) {
+            try {
+                drained = drain();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, "queue " + cfg.queueId() + " of device " + cfg.devId()
+                        + ": reaping completions on the way out failed: " + e);
+                drained = false;
+            }
+            ring.close();
+        }
+        descMemory.close();
+        String keep = whyKeepMemory(drained);
+        if (keep == null) {
+            closeHandler();
+            ioMemory.close();
+        } else {
+            // The handler may own memory its operations were given, too.
+            LOG.log(Level.WARNING, "queue " + cfg.queueId() + " of device " + cfg.devId() + ": " + keep
+                    + "; its buffers (and the target's queue handler) stay for the rest of the process");
+        }
+        synchronized (wakeLock) {
+            wake.close();
+        }
+    }
+
+    private void closeHandler() {
         try {
             if (handler != null) {
                 handler.close();
@@ -282,11 +364,54 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "closing the target's queue handler: " + e);
         }
-        if (ring != null) {
-            // Closing the ring cancels what is still outstanding (fetches of an abandoned queue, the wake read).
-            ring.close();
+    }
+
+    /** Why {@code ioMemory} must not be released, or null. */
+    private String whyKeepMemory(boolean drained) {
+        if (!drained) {
+            return backendInflight + " target operation(s) and " + (wakeArmed ? "the" : "no") + " wake read still"
+                    + " outstanding " + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s after they were cancelled";
         }
-        wake.close();
+        if (ublkInflight > 0 && !cfg.zeroCopy() && (ring.setupFlags() & IORING_SETUP_DEFER_TASKRUN) == 0) {
+            return ublkInflight + " ublk command(s) outstanding when the ring closed, on a ring without"
+                    + " DEFER_TASKRUN: ublk may still copy a request's data into a buffer until this thread exits";
+        }
+        return null;
+    }
+
+    /**
+     * Cancels everything the kernel can cancel and reaps completions until no target operation and no wake read
+     * is outstanding, or {@link #DRAIN_NANOS} passed. SQEs still queued go to the kernel first (in the same
+     * io_uring_enter, ahead of the cancel), so they are covered too. ublk commands stay: see {@link #tearDown}.
+     * Returns whether it got there.
+     */
+    private boolean drain() {
+        draining = true;
+        if (backendInflight > 0 || ublkInflight > 0) {
+            LOG.log(Level.INFO, "queue " + cfg.queueId() + " of device " + cfg.devId() + " leaves with "
+                    + backendInflight + " target operation(s) and " + ublkInflight + " ublk command(s) outstanding");
+        }
+        long deadline = System.nanoTime() + DRAIN_NANOS;
+        boolean cancelQueued = false;
+        while (backendInflight > 0 || wakeArmed) {
+            if (!cancelQueued) {
+                long sqe = ring.nextSqe();
+                if (sqe >= 0) {
+                    ring.prepCancel(sqe, 0, IORING_ASYNC_CANCEL_ANY, UserData.encode(0, KIND_CANCEL, 0, 0));
+                    cancelQueued = true;
+                }
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            int r = ring.submitAndWait(1, left);
+            if (r < 0 && r != -Errno.ETIME && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
+            }
+            ring.forEachCompletion(this);
+        }
+        return true;
     }
 
     // ---- completions ------------------------------------------------------------------------------------
@@ -298,10 +423,16 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             case KIND_UBLK -> ublkDone(tag, res);
             case KIND_TARGET -> targetDone(tag, UserData.sub(userData), res);
             case KIND_WAKE -> {
+                wakeArmed = false;
                 if (stopRequested) {
                     abandon = true;
-                } else {
+                } else if (!draining) {
                     armWake();
+                }
+            }
+            case KIND_CANCEL -> {
+                if (res < 0) {
+                    LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": IORING_OP_ASYNC_CANCEL: " + Errno.name(res));
                 }
             }
             default -> LOG.log(Level.WARNING, "completion with unknown user_data " + Long.toHexString(userData));
@@ -309,6 +440,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     private void ublkDone(int tag, int res) {
+        ublkInflight--;
+        if (draining) {
+            // A request that arrives now is not served: the kernel fails or requeues it when /dev/ublkcN closes.
+            state[tag] = DONE;
+            return;
+        }
         if (res == Ublk.UBLK_IO_RES_OK) {
             serve(tag);
         } else {
@@ -351,6 +488,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         if (--backendOps[tag] == 0) {
             stats.backendDone(System.nanoTime() - backendStart[tag]);
         }
+        if (draining) {
+            return;
+        }
         int result;
         try {
             result = handler.ioDone(r, sub, res);
@@ -373,19 +513,26 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         return -Errno.EIO;
     }
 
+    /**
+     * Answers the request. A failure is counted and logged under the errno it came with, and committed as one the
+     * block layer reads right ({@link BlockLayerErrno}).
+     */
     private void commit(Request r, int result) {
+        int given = result;
         if (result < 0) {
-            logOnce(r, result);
+            given = BlockLayerErrno.of(result);
+            logOnce(r, result, given);
         }
         stats.completed(r.op, result, System.nanoTime() - r.startNanos);
-        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, result);
+        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
     }
 
-    private void logOnce(Request r, int result) {
+    private void logOnce(Request r, int result, int given) {
         int e = Math.min(-result, QueueStats.MAX_ERRNO);
         if (!reportedErrno[e]) {
             reportedErrno[e] = true;
-            LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " failed with " + Errno.name(result)
+            String as = given == result ? "" : ", given to the block layer as " + Errno.name(given);
+            LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " failed with " + Errno.name(result) + as
                     + " (further " + Errno.name(result) + " errors are only counted)");
         }
     }
@@ -403,10 +550,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, requests[tag].bufferAddress());
         }
         state[tag] = FETCHING;
+        ublkInflight++;
     }
 
     private void armWake() {
         ring.prepRead(ring.sqe(), wake.get(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+        wakeArmed = true;
     }
 
     // ---- the context targets use ------------------------------------------------------------------------

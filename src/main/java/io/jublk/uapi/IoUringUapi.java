@@ -56,10 +56,19 @@ public final class IoUringUapi {
     public static final int IORING_OP_FSYNC = 3;
     public static final int IORING_OP_READ_FIXED = 4;
     public static final int IORING_OP_WRITE_FIXED = 5;
+    public static final int IORING_OP_ASYNC_CANCEL = 14;
     public static final int IORING_OP_FALLOCATE = 17;
     public static final int IORING_OP_READ = 22;
     public static final int IORING_OP_WRITE = 23;
     public static final int IORING_OP_URING_CMD = 46;
+
+    /** sqe->cancel_flags of IORING_OP_ASYNC_CANCEL: which requests match (default: the one with user_data addr). */
+    public static final int IORING_ASYNC_CANCEL_ALL = 1 << 0;
+    public static final int IORING_ASYNC_CANCEL_FD = 1 << 1;
+    public static final int IORING_ASYNC_CANCEL_ANY = 1 << 2;
+    public static final int IORING_ASYNC_CANCEL_FD_FIXED = 1 << 3;
+    public static final int IORING_ASYNC_CANCEL_USERDATA = 1 << 4;
+    public static final int IORING_ASYNC_CANCEL_OP = 1 << 5;
 
     public static final int IORING_REGISTER_BUFFERS = 0;
     public static final int IORING_UNREGISTER_BUFFERS = 1;

@@ -1,5 +1,6 @@
 package io.jublk.uring;
 
+import static io.jublk.uapi.IoUringUapi.IORING_ENTER_EXT_ARG;
 import static io.jublk.uapi.IoUringUapi.IORING_ENTER_GETEVENTS;
 import static io.jublk.uapi.IoUringUapi.IORING_FEAT_SINGLE_MMAP;
 import static io.jublk.uapi.IoUringUapi.IORING_OFF_CQ_RING;
@@ -24,10 +25,12 @@ import io.jublk.sys.NativeException;
 import io.jublk.uapi.IoCqringOffsets;
 import io.jublk.uapi.IoSqringOffsets;
 import io.jublk.uapi.IoUringCqe;
+import io.jublk.uapi.IoUringGeteventsArg;
 import io.jublk.uapi.IoUringParams;
 import io.jublk.uapi.IoUringRsrcRegister;
 import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
+import io.jublk.uapi.KernelTimespec;
 import io.jublk.uapi.LinuxUapi;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -55,6 +58,9 @@ public final class IoUring implements AutoCloseable {
     private final int setupFlags;
     private final int features;
     private final MemorySegment capture;
+    /** io_uring_getevents_arg and the timeout it points to, for {@link #submitAndWait(int, long)}. */
+    private final MemorySegment waitArg;
+    private final MemorySegment waitTimeout;
 
     private final MemorySegment sqRing;
     private final MemorySegment sqes;
@@ -84,6 +90,9 @@ public final class IoUring implements AutoCloseable {
         this.setupFlags = params.get(JAVA_INT, IoUringParams.FLAGS);
         this.features = params.get(JAVA_INT, IoUringParams.FEATURES);
         this.capture = LibC.newCaptureState(arena);
+        this.waitArg = arena.allocate(IoUringGeteventsArg.LAYOUT);
+        this.waitTimeout = arena.allocate(KernelTimespec.LAYOUT);
+        waitArg.set(JAVA_LONG, IoUringGeteventsArg.TS, waitTimeout.address());
         this.sqEntries = params.get(JAVA_INT, IoUringParams.SQ_ENTRIES);
         this.cqEntries = params.get(JAVA_INT, IoUringParams.CQ_ENTRIES);
         this.sqeSize = (int) ((setupFlags & IORING_SETUP_SQE128) != 0 ? IoUringSqe.SIZE128 : IoUringSqe.SIZE);
@@ -309,6 +318,23 @@ public final class IoUring implements AutoCloseable {
         return sqe + IoUringSqe.CMD;
     }
 
+    /**
+     * IORING_OP_ASYNC_CANCEL: cancels the requests of this ring that {@code cancelFlags} (IORING_ASYNC_CANCEL_*)
+     * and {@code match} select; with no flags, the one request whose user_data is {@code match}. With
+     * IORING_ASYNC_CANCEL_ANY, every request of the ring the kernel can cancel. A cancelled request completes
+     * with -ECANCELED (work an io-wq worker is running is interrupted and may end with -EINTR, or finish); the
+     * cancel completes with 0, or with the number cancelled for ALL/ANY, or with -ENOENT/-EALREADY.
+     *
+     * <p>What the kernel can cancel this way (io_uring/cancel.c, io_try_cancel): io-wq work, armed polls (a read
+     * of an eventfd or a pipe that waits for data), waitid, futex waits and timeouts. Not: I/O already in the
+     * block layer (it completes on its own) and uring_cmds (their driver is asked to cancel them only when the
+     * ring closes or its task exits).
+     */
+    public void prepCancel(long sqe, long match, int cancelFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_ASYNC_CANCEL, -1, match, 0, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.CANCEL_FLAGS, cancelFlags);
+    }
+
     /** ORs IOSQE_* flags (e.g. IOSQE_FIXED_FILE) into an SQE. */
     public void sqeFlags(long sqe, int iosqeFlags) {
         byte old = sqes.get(JAVA_BYTE, sqe + IoUringSqe.FLAGS);
@@ -337,12 +363,28 @@ public final class IoUring implements AutoCloseable {
         return enter(waitNr, IORING_ENTER_GETEVENTS);
     }
 
+    /**
+     * Like {@link #submitAndWait(int)}, but waits at most {@code timeoutNanos}: returns -ETIME if it submitted
+     * nothing and fewer than {@code waitNr} completions came in that time (IORING_ENTER_EXT_ARG, 5.11+). For
+     * waits that must end whatever the kernel does, such as draining a ring before its memory is released.
+     */
+    public int submitAndWait(int waitNr, long timeoutNanos) {
+        long t = Math.max(0, timeoutNanos);
+        waitTimeout.set(JAVA_LONG, KernelTimespec.TV_SEC, t / 1_000_000_000L);
+        waitTimeout.set(JAVA_LONG, KernelTimespec.TV_NSEC, t % 1_000_000_000L);
+        return enter(waitNr, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, waitArg.address(), waitArg.byteSize());
+    }
+
     /** Lets the kernel post pending completions (deferred task work, CQ overflow) without waiting. */
     public int getEvents() {
         return enter(0, IORING_ENTER_GETEVENTS);
     }
 
     private int enter(int waitNr, int flags) {
+        return enter(waitNr, flags, 0, 0);
+    }
+
+    private int enter(int waitNr, int flags, long arg, long argSize) {
         INT.setRelease(sqRing, sqTailOff, sqeTail);
         int toSubmit = sqeTail - (int) INT.getAcquire(sqRing, sqHeadOff);
         if (toSubmit == 0 && waitNr == 0 && !needsEnterForCompletions(flags)) {
@@ -350,7 +392,7 @@ public final class IoUring implements AutoCloseable {
         }
         for (;;) {
             long r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_enter, fd.get(), toSubmit, waitNr, flags,
-                    0, 0);
+                    arg, argSize);
             if (r != -Errno.EINTR) {
                 return (int) r;
             }
@@ -495,7 +537,12 @@ public final class IoUring implements AutoCloseable {
         return fd.get();
     }
 
-    /** Unmaps the rings and closes the ring fd; pending operations are cancelled by the kernel. Idempotent. */
+    /**
+     * Unmaps the rings and closes the ring fd. Idempotent. Closing does not wait: the kernel cancels what is
+     * outstanding and waits for the rest in a worker of its own (io_ring_exit_work), and until an operation
+     * ends it may still write into the memory it was given. Before releasing such memory, cancel
+     * ({@link #prepCancel}) and reap ({@link #submitAndWait(int, long)}) first.
+     */
     @Override
     public void close() {
         if (closed) {

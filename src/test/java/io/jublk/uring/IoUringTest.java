@@ -15,6 +15,7 @@ import static io.jublk.uapi.LinuxUapi.O_DIRECT;
 import static io.jublk.uapi.LinuxUapi.O_RDWR;
 import static io.jublk.uapi.LinuxUapi.RWF_DSYNC;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -341,6 +342,66 @@ class IoUringTest {
             Set<Long> seen = new HashSet<>();
             c.cqes.forEach(cqe -> seen.add(cqe[0]));
             assertEquals(submitted, seen.size());
+        }
+    }
+
+    /**
+     * A read of an eventfd that has nothing waits (an armed poll, or with IOSQE_ASYNC an io-wq worker blocked in
+     * the read); IORING_ASYNC_CANCEL_ANY ends it, both completions are reaped, and a value written afterwards
+     * reaches nobody's memory. On a ring with the flags a queue asks for (DEFER_TASKRUN) and on a plain one.
+     */
+    @ParameterizedTest(name = "queue ring flags: {0}, forced into io-wq: {1}")
+    @CsvSource({"false, false", "false, true", "true, false", "true, true"})
+    void cancelAnyCancelsAPendingReadWhichThenNeverWrites(boolean queueFlags, boolean async) throws Exception {
+        int setupFlags = queueFlags
+                ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN : 0;
+        try (Arena arena = Arena.ofConfined();
+                Fd efd = Fd.adopt(LibC.rawEventfd(0, LinuxUapi.EFD_CLOEXEC), "eventfd");
+                IoUring ring = IoUring.open(8, 0, setupFlags, 0, true)) {
+            MemorySegment buf = arena.allocate(8, 8);
+            buf.fill((byte) 0x5a);
+            long read = ring.sqe();
+            ring.prepRead(read, efd.get(), buf.address(), 8, 0, 0, 1);
+            if (async) {
+                // An io-wq worker takes it and blocks in eventfd_read: cancelling means interrupting it.
+                ring.sqeFlags(read, IoUringUapi.IOSQE_ASYNC);
+            }
+            assertEquals(1, ring.submit());
+            assertEquals(-Errno.ETIME, ring.submitAndWait(1, TimeUnit.MILLISECONDS.toNanos(50)), "the read waits");
+
+            ring.prepCancel(ring.sqe(), 0, IoUringUapi.IORING_ASYNC_CANCEL_ANY, 2);
+            Collected c = await(ring, 2);
+            long[] readCqe = c.cqes.stream().filter(cqe -> cqe[0] == 1).findFirst().orElseThrow();
+            long[] cancelCqe = c.cqes.stream().filter(cqe -> cqe[0] == 2).findFirst().orElseThrow();
+            assertTrue(readCqe[1] == -Errno.ECANCELED || async && readCqe[1] == -Errno.EINTR,
+                    "the read ends cancelled: " + Errno.name((int) readCqe[1]));
+            assertTrue(cancelCqe[1] >= 0, "the cancel: " + cancelCqe[1]);
+
+            // What the read would have written arrives now: it must go nowhere.
+            MemorySegment value = arena.allocate(8, 8);
+            value.set(JAVA_LONG, 0, 7L);
+            assertEquals(8, LibC.rawWrite(efd.get(), value, 8));
+            Collected late = new Collected();
+            assertEquals(-Errno.ETIME, ring.submitAndWait(1, TimeUnit.MILLISECONDS.toNanos(50)));
+            ring.forEachCompletion(late);
+            assertEquals(0, late.cqes.size(), "nothing else completes");
+            for (int i = 0; i < 8; i++) {
+                assertEquals((byte) 0x5a, buf.get(JAVA_BYTE, i), "byte " + i + " of the buffer is untouched");
+            }
+        }
+    }
+
+    @Test
+    void aBoundedWaitEndsWithEtimeAndOtherwiseReturnsWhatCompleted() {
+        try (IoUring ring = IoUring.open(8, 0, 0, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, true)) {
+            long t0 = System.nanoTime();
+            assertEquals(-Errno.ETIME, ring.submitAndWait(1, TimeUnit.MILLISECONDS.toNanos(30)));
+            assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(25), "it waited");
+            ring.prepNop(ring.sqe(), 9);
+            assertEquals(1, ring.submitAndWait(1, TimeUnit.SECONDS.toNanos(10)));
+            Collected c = new Collected();
+            ring.forEachCompletion(c);
+            assertEquals(9, c.only()[0]);
         }
     }
 
