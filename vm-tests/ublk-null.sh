@@ -18,7 +18,7 @@ check "reads return zeros (after writes)" \
   cmp -n $((8 << 20)) "$dev" /dev/zero
 list=$(ublk list)
 echo "$list" | sed 's/^/     | /'
-check "ublk list shows the device as live null" grep -Eq "^$id +live +null +1 +128 +1G +$dev +/dev/ublkc$id" <<<"$list"
+check "ublk list shows the device as live null, its server running" grep -Eq "^$id +live +running +null +1 +128 +1G +$dev +/dev/ublkc$id" <<<"$list"
 json=$(ublk list -n "$id" --json)
 info "$json"
 for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"depth":128' '"size":1073741824' \
