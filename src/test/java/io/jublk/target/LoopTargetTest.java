@@ -1,0 +1,275 @@
+package io.jublk.target;
+
+import static io.jublk.uapi.LinuxUapi.FALLOC_FL_KEEP_SIZE;
+import static io.jublk.uapi.LinuxUapi.FALLOC_FL_PUNCH_HOLE;
+import static io.jublk.uapi.LinuxUapi.FALLOC_FL_ZERO_RANGE;
+import static io.jublk.uapi.LinuxUapi.RWF_DSYNC;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jublk.queue.HostQueue;
+import io.jublk.queue.HostQueue.Fault;
+import io.jublk.queue.HostQueue.Kind;
+import io.jublk.queue.HostQueue.Op;
+import io.jublk.sys.Errno;
+import io.jublk.uapi.FileStat;
+import io.jublk.uapi.Ublk;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The loop target's I/O path through {@link HostQueue}: real files (on the host's ext4, or on a tmpfs or ramfs
+ * the test mounts), real io_uring, no ublk. What the block layer would get back is {@link HostQueue#result}.
+ */
+class LoopTargetTest {
+    private static final int KIB = 1 << 10;
+    private static final int MIB = 1 << 20;
+    private static final int DEPTH = 8;
+    private static final int BUF = 256 * KIB;
+
+    @TempDir
+    Path dir;
+
+    private final Random random = new Random(7);
+
+    // ---- helpers ----------------------------------------------------------------------------------------------
+
+    private static LoopTarget open(Path f, BackingFile.Mode mode, Long size) {
+        return LoopTarget.open(new LoopTarget.Config(f, size, mode, false, null, false));
+    }
+
+    private Path randomFile(Path f, int bytes) throws IOException {
+        byte[] b = new byte[bytes];
+        random.nextBytes(b);
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(b));
+        }
+        return f;
+    }
+
+    private static byte[] fileBytes(Path f, long offset, int length) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        try (FileChannel ch = FileChannel.open(f)) {
+            while (b.hasRemaining() && ch.read(b, offset + b.position()) > 0) {
+                // Until the end of the range or of the file.
+            }
+        }
+        return b.array();
+    }
+
+    private static byte[] bytes(MemorySegment s, int length) {
+        return s.asSlice(0, length).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    private byte[] fill(MemorySegment s, int length) {
+        byte[] b = new byte[length];
+        random.nextBytes(b);
+        MemorySegment.copy(MemorySegment.ofArray(b), 0, s, 0, length);
+        return b;
+    }
+
+    private static long blocks(Path f) {
+        return FileStat.of(f).blocks();
+    }
+
+    private static List<Op> ops(HostQueue q, Kind kind) {
+        return q.log().stream().filter(o -> o.kind() == kind).toList();
+    }
+
+    // ---- reads, writes, flush, FUA ----------------------------------------------------------------------------
+
+    @ParameterizedTest(name = "{0}, zero copy {1}")
+    @CsvSource({"DIRECT, false", "BUFFERED, false", "DIRECT, true", "BUFFERED, true"})
+    void readsAndWritesRoundTripAgainstTheFilesBytes(BackingFile.Mode mode, boolean zeroCopy) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), 4 * MIB);
+        try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, zeroCopy)) {
+            // Reads of every tag in flight together, each into its own buffer.
+            for (int tag = 0; tag < DEPTH; tag++) {
+                q.start(tag, Ublk.UBLK_IO_OP_READ, 0, offset(tag) >> 9, (BUF - tag * 4096) >> 9);
+            }
+            q.awaitAll();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                int len = BUF - tag * 4096;
+                assertEquals(len, q.result(tag));
+                assertArrayEquals(fileBytes(f, offset(tag), len), bytes(q.data(tag), len), "tag " + tag);
+            }
+            byte[][] written = new byte[DEPTH][];
+            for (int tag = 0; tag < DEPTH; tag++) {
+                written[tag] = fill(q.data(tag), BUF);
+                q.start(tag, Ublk.UBLK_IO_OP_WRITE, 0, (tag * (long) BUF + 512) >> 9, BUF >> 9);
+            }
+            q.awaitAll();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                assertEquals(BUF, q.result(tag));
+                assertArrayEquals(written[tag], fileBytes(f, tag * (long) BUF + 512, BUF), "tag " + tag);
+            }
+            assertTrue(q.log().stream().allMatch(o -> o.fd() == t.backingFile().ioFd().get()),
+                    "everything went to the " + mode + " descriptor");
+        }
+    }
+
+    /** Overlapping, unaligned to the buffer size, each tag elsewhere. */
+    private static long offset(int tag) {
+        return tag * (BUF / 2L + 4096);
+    }
+
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void flushIsOneFdatasyncOfTheBackingFile(BackingFile.Mode mode) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+            Op op = q.log().getFirst();
+            assertEquals(1, q.log().size());
+            assertEquals(Kind.FSYNC, op.kind());
+            assertEquals(1, op.flags(), "fdatasync");
+            assertEquals(t.backingFile().ioFd().get(), op.fd());
+        }
+    }
+
+    /** FUA is RWF_DSYNC on the write, and on every continuation of a short one: each part must be durable. */
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void aFuaWriteGoesWithRwfDsyncAndSoDoesItsContinuation(BackingFile.Mode mode) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            fill(q.data(0), 64 * KIB);
+            assertEquals(64 * KIB, q.write(0, 0, 64 * KIB, 0));
+            assertEquals(0, q.log().getFirst().flags() & RWF_DSYNC, "no RWF_DSYNC without FUA");
+            q.clearLog();
+            q.interpose(o -> o.seq() == 0 ? new Fault.ReportAtMost(16 * KIB) : null);
+            byte[] data = fill(q.data(0), 64 * KIB);
+            assertEquals(64 * KIB, q.write(0, 128 * KIB, 64 * KIB, Ublk.UBLK_IO_F_FUA));
+            assertEquals(2, q.log().size(), "the short write was continued: " + q.log());
+            assertTrue(q.log().stream().allMatch(o -> (o.flags() & RWF_DSYNC) != 0), q.log().toString());
+            assertArrayEquals(data, fileBytes(f, 128 * KIB, 64 * KIB));
+        }
+    }
+
+    // ---- discard and write-zeroes -----------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void discardPunchesAHoleExactlyOverItsRange(BackingFile.Mode mode) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        byte[] before = fileBytes(f, 0, MIB);
+        try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            assertEquals(0, t.flush());
+            long full = blocks(f);
+            assertEquals(0, q.run(1, Ublk.UBLK_IO_OP_DISCARD, 0, (64 * KIB) >> 9, (128 * KIB) >> 9));
+            Op op = q.log().getFirst();
+            assertEquals(1, q.log().size());
+            assertEquals(List.of(Kind.FALLOCATE, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 64L * KIB, 128L * KIB),
+                    List.of(op.kind(), op.flags(), op.fileOffset(), op.length()));
+            assertEquals(t.backingFile().ioFd().get(), op.fd());
+            assertTrue(full - blocks(f) >= (128 * KIB) / 512, "the range was deallocated: " + full + " -> " + blocks(f));
+        }
+        byte[] after = fileBytes(f, 0, MIB);
+        assertArrayEquals(Arrays.copyOfRange(before, 0, 64 * KIB), Arrays.copyOfRange(after, 0, 64 * KIB));
+        assertArrayEquals(new byte[128 * KIB], Arrays.copyOfRange(after, 64 * KIB, 192 * KIB));
+        assertArrayEquals(Arrays.copyOfRange(before, 192 * KIB, MIB), Arrays.copyOfRange(after, 192 * KIB, MIB));
+    }
+
+    /** On a file system with both: WRITE_ZEROES punches, and with REQ_NOUNMAP zeroes in place (ZERO_RANGE). */
+    @Test
+    void writeZeroesPunchesUnlessToldNotToUnmap() throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.DIRECT, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            assertEquals(0, t.flush());
+            long full = blocks(f);
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, Ublk.UBLK_IO_F_NOUNMAP, 0, (256 * KIB) >> 9));
+            assertEquals(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, q.log().getLast().flags());
+            assertEquals(full, blocks(f), "NOUNMAP: still allocated");
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, 0, (512 * KIB) >> 9, (256 * KIB) >> 9));
+            assertEquals(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, q.log().getLast().flags());
+            assertTrue(blocks(f) <= full - (256 * KIB) / 512, "a hole: " + full + " -> " + blocks(f));
+        }
+        assertArrayEquals(new byte[256 * KIB], fileBytes(f, 0, 256 * KIB));
+        assertArrayEquals(new byte[256 * KIB], fileBytes(f, 512 * KIB, 256 * KIB));
+    }
+
+    // ---- errnos from the backing file -------------------------------------------------------------------------
+
+    private static int ublkOp(String name) throws ReflectiveOperationException {
+        return Ublk.class.getField("UBLK_IO_OP_" + name).getInt(null);
+    }
+
+    // ---- short transfers --------------------------------------------------------------------------------------
+
+    /**
+     * A real short read: the file is truncated under the device to an unaligned length. The read gets what is
+     * left and then end of file: EIO, never the EINVAL of an unaligned O_DIRECT continuation.
+     */
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void aReadPastAFileTruncatedUnderTheDeviceIsEio(BackingFile.Mode mode) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+                ch.truncate(64 * KIB + 5000);
+            }
+            assertEquals(-Errno.EIO, q.read(0, 64 * KIB, 64 * KIB));
+            List<Op> log = q.log();
+            assertTrue(log.size() >= 2, "the short read was continued: " + log);
+            assertTrue(log.getFirst().fileOffset() == 64 * KIB && log.getLast().fileOffset() <= 64 * KIB + 5000,
+                    log.toString());
+            assertEquals(4096, q.read(1, 64 * KIB, 4096), "what is left of the file still reads");
+            assertArrayEquals(fileBytes(f, 64 * KIB, 4096), bytes(q.data(1), 4096));
+        }
+    }
+
+    /**
+     * A real short write: the file system fills up in the middle of it. What fits is written, the rest is tried
+     * and fails with ENOSPC, which the block layer gets.
+     */
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void aWriteThatFillsTheFileSystemWritesWhatFitsThenFailsWithEnospc(BackingFile.Mode mode) throws Exception {
+        try (Mounts m = new Mounts()) {
+            Path fs = m.tmpfs(dir.resolve("tiny"), 5L * BUF / 2);
+            Path f = fs.resolve("d.img");
+            try (LoopTarget t = open(f, mode, 4L * MIB); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+                byte[] a = fill(q.data(0), BUF);
+                assertEquals(BUF, q.write(0, 0, BUF, 0));
+                byte[] a2 = fill(q.data(0), BUF);
+                assertEquals(BUF, q.write(0, BUF, BUF, 0));
+                q.clearLog();
+                byte[] b = fill(q.data(1), BUF);
+                assertEquals(-Errno.ENOSPC, q.write(1, 2 * BUF, BUF, 0), "2.5 blocks of room: the third is short");
+                List<Op> log = q.log();
+                int fit = q.resultOf(log.getFirst());
+                assertTrue(fit > 0 && fit < BUF, "a real short write: " + fit);
+                assertEquals(2 * BUF + fit, log.get(1).fileOffset(), "continued where it stopped");
+                assertEquals(-Errno.ENOSPC, q.resultOf(log.get(1)));
+                assertEquals(2, log.size());
+                assertArrayEquals(a, fileBytes(f, 0, BUF));
+                assertArrayEquals(a2, fileBytes(f, BUF, BUF));
+                assertArrayEquals(Arrays.copyOf(b, fit), fileBytes(f, 2 * BUF, fit));
+            }
+        }
+    }
+
+    @Test
+    void aWriteThatWritesNothingIsEio() throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.BUFFERED, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> new Fault.ReportAtMost(0));
+            assertEquals(-Errno.EIO, q.write(0, 0, 4096, 0));
+            assertEquals(1, q.log().size());
+        }
+    }
+}
