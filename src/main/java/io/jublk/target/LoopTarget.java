@@ -29,8 +29,9 @@ import java.util.Map;
  *
  * <p>Block semantics: the device has a volatile write cache and FUA. FLUSH is fdatasync of the backing file
  * (every write acknowledged before it is on the file already, so this makes them all durable); a FUA write is
- * written with RWF_DSYNC; DISCARD punches a hole; WRITE_ZEROES zeroes the range (ZERO_RANGE when the kernel
- * asks not to unmap, else a hole). Short transfers are continued, never returned short.
+ * written with RWF_DSYNC; DISCARD punches a hole; WRITE_ZEROES zeroes the range: a hole, or, when the kernel asks
+ * not to unmap (REQ_NOUNMAP), ZERO_RANGE and never a hole (EOPNOTSUPP where the file system cannot, and the block
+ * layer writes the zeros). Short transfers are continued, never returned short.
  */
 public final class LoopTarget implements Target {
     private static final int SUB_RW = 0;
@@ -45,6 +46,8 @@ public final class LoopTarget implements Target {
     private final int logicalBlockSize;
     private final boolean readOnly;
     private final boolean discard;
+    /** FALLOC_FL_ZERO_RANGE is worth trying: what a WRITE_ZEROES that must not unmap needs. */
+    private final boolean zeroRange;
     private final List<String> warnings;
 
     private LoopTarget(BackingFile file, long sizeBytes, int lbs, boolean readOnly, List<String> warnings) {
@@ -53,6 +56,7 @@ public final class LoopTarget implements Target {
         this.logicalBlockSize = lbs;
         this.readOnly = readOnly;
         this.discard = !readOnly && file.discard() != BackingFile.Discard.NO;
+        this.zeroRange = !readOnly && file.zeroRange();
         this.warnings = warnings;
     }
 
@@ -285,6 +289,11 @@ public final class LoopTarget implements Target {
                         return -Errno.EOPNOTSUPP;
                     }
                     if (r.noUnmap()) {
+                        // The blocks must stay allocated: zeroed in place, or not at all. EOPNOTSUPP makes the block
+                        // layer write zeros itself (blkdev_issue_zeroout falls back to zero pages).
+                        if (!zeroRange) {
+                            return -Errno.EOPNOTSUPP;
+                        }
                         q.fallocate(r, SUB_ZERO_RANGE, file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r.offset(),
                                 r.length());
                     } else {
@@ -307,15 +316,6 @@ public final class LoopTarget implements Target {
         public int ioDone(Request r, int sub, int res) {
             return switch (sub) {
                 case SUB_RW -> transferDone(r, res);
-                case SUB_ZERO_RANGE -> {
-                    if (res == -Errno.EOPNOTSUPP) {
-                        // The file system zeroes by punching only: the range still reads as zeros.
-                        q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                        yield QUEUED;
-                    }
-                    yield Math.min(res, 0);
-                }
                 default -> Math.min(res, 0);
             };
         }

@@ -202,6 +202,36 @@ class LoopTargetTest {
         assertArrayEquals(new byte[256 * KIB], fileBytes(f, 512 * KIB, 256 * KIB));
     }
 
+
+    /**
+     * tmpfs punches holes but has no FALLOC_FL_ZERO_RANGE: a WRITE_ZEROES with REQ_NOUNMAP gets EOPNOTSUPP (the
+     * block layer then writes zeros itself) and the file keeps its blocks. It used to punch them out.
+     */
+    @ParameterizedTest
+    @EnumSource(BackingFile.Mode.class)
+    void writeZeroesWithNoUnmapNeverPunches(BackingFile.Mode mode) throws Exception {
+        try (Mounts m = new Mounts()) {
+            Path fs = m.tmpfs(dir.resolve("tmpfs"), 8L * MIB);
+            Path f = randomFile(fs.resolve("d.img"), MIB);
+            byte[] before = fileBytes(f, 0, MIB);
+            try (LoopTarget t = open(f, mode, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+                assertTrue(t.discardSupported());
+                long full = blocks(f);
+                for (int i = 0; i < 2; i++) {
+                    assertEquals(-Errno.EOPNOTSUPP, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, Ublk.UBLK_IO_F_NOUNMAP,
+                            0, (256 * KIB) >> 9));
+                }
+                assertTrue(ops(q, Kind.FALLOCATE).stream().noneMatch(o -> (o.flags() & FALLOC_FL_PUNCH_HOLE) != 0),
+                        q.log().toString());
+                assertEquals(full, blocks(f));
+                assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_DISCARD, 0, (512 * KIB) >> 9, (64 * KIB) >> 9),
+                        "discard still punches");
+            }
+            byte[] after = fileBytes(f, 0, MIB);
+            assertArrayEquals(Arrays.copyOf(before, 512 * KIB), Arrays.copyOf(after, 512 * KIB));
+        }
+    }
+
     // ---- errnos from the backing file -------------------------------------------------------------------------
 
     private static int ublkOp(String name) throws ReflectiveOperationException {
