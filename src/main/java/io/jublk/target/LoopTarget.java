@@ -36,7 +36,7 @@ import java.util.Map;
 public final class LoopTarget implements Target {
     private static final int SUB_RW = 0;
     private static final int SUB_FLUSH = 1;
-    private static final int SUB_DISCARD = 2;
+    private static final int SUB_PUNCH = 2;
     private static final int SUB_ZERO_RANGE = 3;
     /** Largest discard / write-zeroes per request, in sectors (2 GiB). */
     private static final int MAX_DISCARD_SECTORS = 1 << 22;
@@ -48,6 +48,13 @@ public final class LoopTarget implements Target {
     private final boolean discard;
     /** FALLOC_FL_ZERO_RANGE is worth trying: what a WRITE_ZEROES that must not unmap needs. */
     private final boolean zeroRange;
+    /**
+     * The file system answered PUNCH_HOLE / ZERO_RANGE with EOPNOTSUPP (possible where it was not probed, see
+     * {@link BackingFile.Discard#UNKNOWN}): learned once for every queue of the device, so that later requests
+     * are answered at once. Only ever set, by any queue; a read costs a plain load.
+     */
+    private volatile boolean punchRefused;
+    private volatile boolean zeroRangeRefused;
     private final List<String> warnings;
 
     private LoopTarget(BackingFile file, long sizeBytes, int lbs, boolean readOnly, List<String> warnings) {
@@ -261,6 +268,14 @@ public final class LoopTarget implements Target {
         return List.copyOf(warnings);
     }
 
+    private boolean canPunch() {
+        return discard && !punchRefused;
+    }
+
+    private boolean canZeroRange() {
+        return zeroRange && !zeroRangeRefused;
+    }
+
     // ---- the per-queue handler --------------------------------------------------------------------------
 
     private final class Handler implements QueueHandler {
@@ -279,33 +294,43 @@ public final class LoopTarget implements Target {
                 case Ublk.UBLK_IO_OP_WRITE -> q.write(r, SUB_RW, file, r.offset(), 0, (int) r.length(), writeFlags(r));
                 case Ublk.UBLK_IO_OP_FLUSH -> q.fsync(r, SUB_FLUSH, file, true);
                 case Ublk.UBLK_IO_OP_DISCARD -> {
-                    if (!discard) {
+                    if (!canPunch()) {
                         return -Errno.EOPNOTSUPP;
                     }
-                    q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
+                    punch(r);
                 }
                 case Ublk.UBLK_IO_OP_WRITE_ZEROES -> {
-                    if (!discard) {
-                        return -Errno.EOPNOTSUPP;
-                    }
-                    if (r.noUnmap()) {
-                        // The blocks must stay allocated: zeroed in place, or not at all. EOPNOTSUPP makes the block
-                        // layer write zeros itself (blkdev_issue_zeroout falls back to zero pages).
-                        if (!zeroRange) {
-                            return -Errno.EOPNOTSUPP;
-                        }
-                        q.fallocate(r, SUB_ZERO_RANGE, file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                    } else {
-                        q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                    }
+                    return writeZeroes(r);
                 }
                 default -> {
                     return -Errno.EOPNOTSUPP;
                 }
             }
             return QUEUED;
+        }
+
+        /**
+         * A hole reads as zeros, so WRITE_ZEROES punches where it may; with REQ_NOUNMAP the blocks must stay
+         * allocated: zeroed in place or not at all. EOPNOTSUPP makes the block layer write zeros itself
+         * (blkdev_issue_zeroout falls back to zero pages).
+         */
+        private int writeZeroes(Request r) {
+            if (!r.noUnmap() && canPunch()) {
+                punch(r);
+            } else if (canZeroRange()) {
+                zeroRange(r);
+            } else {
+                return -Errno.EOPNOTSUPP;
+            }
+            return QUEUED;
+        }
+
+        private void punch(Request r) {
+            q.fallocate(r, SUB_PUNCH, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
+        }
+
+        private void zeroRange(Request r) {
+            q.fallocate(r, SUB_ZERO_RANGE, file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
         }
 
         private int writeFlags(Request r) {
@@ -316,6 +341,22 @@ public final class LoopTarget implements Target {
         public int ioDone(Request r, int sub, int res) {
             return switch (sub) {
                 case SUB_RW -> transferDone(r, res);
+                case SUB_PUNCH -> {
+                    if (res == -Errno.EOPNOTSUPP) {
+                        punchRefused = true;
+                        if (r.op() == Ublk.UBLK_IO_OP_WRITE_ZEROES && canZeroRange()) {
+                            zeroRange(r);
+                            yield QUEUED;
+                        }
+                    }
+                    yield Math.min(res, 0);
+                }
+                case SUB_ZERO_RANGE -> {
+                    if (res == -Errno.EOPNOTSUPP) {
+                        zeroRangeRefused = true;
+                    }
+                    yield Math.min(res, 0);
+                }
                 default -> Math.min(res, 0);
             };
         }

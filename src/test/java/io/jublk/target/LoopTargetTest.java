@@ -232,6 +232,72 @@ class LoopTargetTest {
         }
     }
 
+
+    /**
+     * A file whose directory is on another file system than the file (no scratch file to probe with): discard is
+     * advertised and learned from the first answer. On ramfs, which punches nothing, the first EOPNOTSUPP is
+     * remembered for every queue of the device: later discards fail at once, with no system call.
+     */
+    @Test
+    void anUnprobedFileThatCannotPunchLearnsItOnceForEveryQueue() throws Exception {
+        try (Mounts m = new Mounts()) {
+            Path ram = m.ramfs(dir.resolve("ram"));
+            Path f = m.bind(randomFile(ram.resolve("d.img"), MIB), dir.resolve("d.img"));
+            byte[] before = fileBytes(f, 0, MIB);
+            try (LoopTarget t = open(f, BackingFile.Mode.BUFFERED, null);
+                    HostQueue q0 = HostQueue.open(t, DEPTH, BUF, false);
+                    HostQueue q1 = HostQueue.open(t, DEPTH, BUF, false)) {
+                assertEquals(BackingFile.Discard.UNKNOWN, t.backingFile().discard());
+                assertTrue(t.discardSupported(), "advertised until the file system says otherwise");
+                assertTrue(t.params(BUF).discard() && t.params(BUF).writeZeroes());
+
+                assertEquals(-Errno.EOPNOTSUPP, q0.run(0, Ublk.UBLK_IO_OP_DISCARD, 0, 0, 128));
+                assertEquals(1, q0.log().size());
+                q0.clearLog();
+                assertEquals(-Errno.EOPNOTSUPP, q0.run(1, Ublk.UBLK_IO_OP_DISCARD, 0, 256, 128));
+                assertEquals(-Errno.EOPNOTSUPP, q1.run(0, Ublk.UBLK_IO_OP_DISCARD, 0, 512, 128));
+                assertEquals(List.of(), q0.log(), "known: no second try on this queue");
+                assertEquals(List.of(), q1.log(), "nor on another");
+
+                // WRITE_ZEROES that may unmap cannot punch here: it tries ZERO_RANGE (not probed either), which
+                // ramfs refuses too, so the block layer gets EOPNOTSUPP and writes zeros itself.
+                assertEquals(-Errno.EOPNOTSUPP, q1.run(1, Ublk.UBLK_IO_OP_WRITE_ZEROES, 0, 0, 128));
+                assertEquals(List.of(FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE),
+                        q1.log().stream().map(Op::flags).toList());
+                q1.clearLog();
+                assertEquals(-Errno.EOPNOTSUPP, q0.run(2, Ublk.UBLK_IO_OP_WRITE_ZEROES, 0, 0, 128));
+                assertEquals(-Errno.EOPNOTSUPP,
+                        q1.run(2, Ublk.UBLK_IO_OP_WRITE_ZEROES, Ublk.UBLK_IO_F_NOUNMAP, 0, 128));
+                assertEquals(List.of(), q0.log());
+                assertEquals(List.of(), q1.log());
+            }
+            assertArrayEquals(before, fileBytes(f, 0, MIB), "nothing written anywhere");
+        }
+    }
+
+
+    /** Unprobed again, on tmpfs: discard punches; ZERO_RANGE is learned missing and never replaced by a punch. */
+    @Test
+    void anUnprobedFileThatPunchesKeepsDiscardAndLearnsWhatZeroRangeDoes() throws Exception {
+        try (Mounts m = new Mounts()) {
+            Path tmp = m.tmpfs(dir.resolve("tmp"), 8L * MIB);
+            Path f = m.bind(randomFile(tmp.resolve("d.img"), MIB), dir.resolve("d.img"));
+            try (LoopTarget t = open(f, BackingFile.Mode.DIRECT, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+                assertEquals(BackingFile.Discard.UNKNOWN, t.backingFile().discard());
+                long full = blocks(f);
+                assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_DISCARD, 0, 0, 128));
+                assertEquals(full - 128, blocks(f));
+                assertEquals(-Errno.EOPNOTSUPP, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, Ublk.UBLK_IO_F_NOUNMAP, 512, 128));
+                assertEquals(full - 128, blocks(f), "NOUNMAP: not punched");
+                assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, 0, 768, 128), "may unmap: punched");
+                assertEquals(full - 256, blocks(f));
+                q.clearLog();
+                assertEquals(-Errno.EOPNOTSUPP, q.run(0, Ublk.UBLK_IO_OP_WRITE_ZEROES, Ublk.UBLK_IO_F_NOUNMAP, 512, 128));
+                assertEquals(List.of(), q.log(), "ZERO_RANGE is known missing now");
+            }
+        }
+    }
+
     // ---- errnos from the backing file -------------------------------------------------------------------------
 
     private static int ublkOp(String name) throws ReflectiveOperationException {
