@@ -38,6 +38,8 @@ public final class LoopTarget implements Target {
     private static final int SUB_FLUSH = 1;
     private static final int SUB_PUNCH = 2;
     private static final int SUB_ZERO_RANGE = 3;
+    /** EAGAIN or EINTR answers to one request, without progress in between, before it fails with EIO. */
+    private static final int MAX_RETRIES = 8;
     /** Largest discard / write-zeroes per request, in sectors (2 GiB). */
     private static final int MAX_DISCARD_SECTORS = 1 << 22;
 
@@ -278,21 +280,41 @@ public final class LoopTarget implements Target {
 
     // ---- the per-queue handler --------------------------------------------------------------------------
 
+    /**
+     * The errno the block layer gets for a failed operation on the backing file. errno_to_blk_status gives some
+     * errnos a meaning no file error has: EAGAIN is BLK_STS_AGAIN (retry a REQ_NOWAIT bio), EBUSY and ENOMEM are
+     * the resource statuses a driver uses to be called again, ENOLINK a transport error multipath retries on
+     * another path, EOPNOTSUPP on a read or a write says the operation does not exist. What passes describes the
+     * data: EIO, ENOSPC (EDQUOT is the same to the device), and what a backing block device reports about its
+     * medium (ENODATA), integrity (EILSEQ) or itself (EREMOTEIO). Everything else is EIO, ECANCELED (an operation
+     * the kernel cancelled) included. EAGAIN and EINTR never get here: the handler sends the operation again.
+     */
+    static int forBlockLayer(int errno) {
+        return switch (-errno) {
+            case Errno.EIO, Errno.ENOSPC, Errno.ENODATA, Errno.EILSEQ, Errno.EREMOTEIO -> errno;
+            case Errno.EDQUOT -> -Errno.ENOSPC;
+            default -> -Errno.EIO;
+        };
+    }
+
     private final class Handler implements QueueHandler {
         private final QueueContext q;
         private final int file;
+        /** Per tag: EAGAIN/EINTR answers since the request last made progress. */
+        private final byte[] retries;
 
         Handler(QueueContext q, int file) {
             this.q = q;
             this.file = file;
+            this.retries = new byte[q.depth()];
         }
 
         @Override
         public int handle(Request r) {
+            retries[r.tag()] = 0;
             switch (r.op()) {
-                case Ublk.UBLK_IO_OP_READ -> q.read(r, SUB_RW, file, r.offset(), 0, (int) r.length(), 0);
-                case Ublk.UBLK_IO_OP_WRITE -> q.write(r, SUB_RW, file, r.offset(), 0, (int) r.length(), writeFlags(r));
-                case Ublk.UBLK_IO_OP_FLUSH -> q.fsync(r, SUB_FLUSH, file, true);
+                case Ublk.UBLK_IO_OP_READ, Ublk.UBLK_IO_OP_WRITE -> transfer(r);
+                case Ublk.UBLK_IO_OP_FLUSH -> flush(r);
                 case Ublk.UBLK_IO_OP_DISCARD -> {
                     if (!canPunch()) {
                         return -Errno.EOPNOTSUPP;
@@ -325,6 +347,21 @@ public final class LoopTarget implements Target {
             return QUEUED;
         }
 
+        /** The rest of a READ or WRITE, from what is done ({@link Request#scratch}, 0 at first). */
+        private void transfer(Request r) {
+            long done = r.scratch;
+            int left = (int) (r.length() - done);
+            if (r.op() == Ublk.UBLK_IO_OP_READ) {
+                q.read(r, SUB_RW, file, r.offset() + done, done, left, 0);
+            } else {
+                q.write(r, SUB_RW, file, r.offset() + done, done, left, writeFlags(r));
+            }
+        }
+
+        private void flush(Request r) {
+            q.fsync(r, SUB_FLUSH, file, true);
+        }
+
         private void punch(Request r) {
             q.fallocate(r, SUB_PUNCH, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
         }
@@ -339,6 +376,15 @@ public final class LoopTarget implements Target {
 
         @Override
         public int ioDone(Request r, int sub, int res) {
+            if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
+                // Nothing was done (io_uring waits for blocking file I/O rather than answer EAGAIN, so this is
+                // rare): the same operation again, a few times, not forever.
+                if (++retries[r.tag()] > MAX_RETRIES) {
+                    return -Errno.EIO;
+                }
+                again(r, sub);
+                return QUEUED;
+            }
             return switch (sub) {
                 case SUB_RW -> transferDone(r, res);
                 case SUB_PUNCH -> {
@@ -349,22 +395,36 @@ public final class LoopTarget implements Target {
                             yield QUEUED;
                         }
                     }
-                    yield Math.min(res, 0);
+                    yield fallocateDone(res);
                 }
                 case SUB_ZERO_RANGE -> {
                     if (res == -Errno.EOPNOTSUPP) {
                         zeroRangeRefused = true;
                     }
-                    yield Math.min(res, 0);
+                    yield fallocateDone(res);
                 }
-                default -> Math.min(res, 0);
+                default -> res < 0 ? forBlockLayer(res) : 0;
             };
+        }
+
+        private void again(Request r, int sub) {
+            switch (sub) {
+                case SUB_RW -> transfer(r);
+                case SUB_FLUSH -> flush(r);
+                case SUB_PUNCH -> punch(r);
+                default -> zeroRange(r);
+            }
+        }
+
+        /** EOPNOTSUPP is an answer the block layer acts on for DISCARD and WRITE_ZEROES. */
+        private static int fallocateDone(int res) {
+            return res == -Errno.EOPNOTSUPP ? res : res < 0 ? forBlockLayer(res) : 0;
         }
 
         /** READ/WRITE progress: the whole length, a negative errno, or another round for a short transfer. */
         private int transferDone(Request r, int res) {
             if (res < 0) {
-                return res;
+                return forBlockLayer(res);
             }
             if (res == 0) {
                 // A read at end of file, or a write that wrote nothing: the backing file is shorter than the
@@ -372,17 +432,12 @@ public final class LoopTarget implements Target {
                 return -Errno.EIO;
             }
             long done = r.scratch + res;
-            long total = r.length();
-            if (done >= total) {
-                return (int) total;
+            if (done >= r.length()) {
+                return (int) r.length();
             }
             r.scratch = done;
-            int left = (int) (total - done);
-            if (r.op() == Ublk.UBLK_IO_OP_READ) {
-                q.read(r, SUB_RW, file, r.offset() + done, done, left, 0);
-            } else {
-                q.write(r, SUB_RW, file, r.offset() + done, done, left, writeFlags(r));
-            }
+            retries[r.tag()] = 0;
+            transfer(r);
             return QUEUED;
         }
     }

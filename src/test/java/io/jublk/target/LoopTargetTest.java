@@ -13,9 +13,13 @@ import io.jublk.queue.HostQueue.Fault;
 import io.jublk.queue.HostQueue.Kind;
 import io.jublk.queue.HostQueue.Op;
 import io.jublk.sys.Errno;
+import io.jublk.sys.Fd;
+import io.jublk.sys.LibC;
 import io.jublk.uapi.FileStat;
+import io.jublk.uapi.LinuxUapi;
 import io.jublk.uapi.Ublk;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -299,6 +303,96 @@ class LoopTargetTest {
     }
 
     // ---- errnos from the backing file -------------------------------------------------------------------------
+
+
+    /**
+     * A real EAGAIN: the read goes with RWF_NOWAIT (interposed) on data that is on the disk but not in the page
+     * cache, so the kernel would have to wait for it. The target sends it again, and the block layer gets the
+     * data, not BLK_STS_AGAIN.
+     */
+    @Test
+    void eagainFromTheBackingFileIsRetried() throws Exception {
+        Path f = dir.resolve("d.img");
+        byte[] data = new byte[MIB];
+        random.nextBytes(data);
+        // Written with O_DIRECT: on the disk, and nothing of it in the page cache.
+        try (Fd fd = Fd.open(f, LinuxUapi.O_RDWR | LinuxUapi.O_CREAT | LinuxUapi.O_DIRECT | LinuxUapi.O_CLOEXEC, 0600);
+                Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(MIB, 4096);
+            MemorySegment.copy(MemorySegment.ofArray(data), 0, buf, 0, MIB);
+            assertEquals(MIB, LibC.rawPwrite(fd.get(), buf, MIB, 0));
+        }
+        try (LoopTarget t = open(f, BackingFile.Mode.BUFFERED, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> o.seq() == 0 ? new Fault.NoWait() : null);
+            assertEquals(BUF, q.read(0, 512 * KIB, BUF));
+            assertEquals(List.of(-Errno.EAGAIN, BUF), q.log().stream().map(q::resultOf).toList(),
+                    "sent again after EAGAIN");
+            assertArrayEquals(Arrays.copyOfRange(data, 512 * KIB, 512 * KIB + BUF), bytes(q.data(0), BUF));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"EINTR, READ", "EINTR, WRITE", "EINTR, FLUSH", "EINTR, DISCARD", "EAGAIN, WRITE_ZEROES",
+        "EAGAIN, FLUSH"})
+    void eintrAndEagainAreRetriedForEveryOperation(String errno, String op) throws Exception {
+        int e = errnoNamed(errno);
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.DIRECT, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> o.seq() < 2 ? new Fault.Fail(e) : null);
+            int expected = op.equals("READ") || op.equals("WRITE") ? 64 * KIB : 0;
+            assertEquals(expected, q.run(3, ublkOp(op), 0, 128, (64 * KIB) >> 9));
+            assertEquals(3, q.log().size(), q.log().toString());
+            assertEquals(1, q.log().stream().map(o -> o.kind() + "@" + o.fileOffset() + "+" + o.length()).distinct()
+                    .count(), "the same operation each time: " + q.log());
+        }
+    }
+
+
+    @Test
+    void retriesAreBoundedThenEio() throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.BUFFERED, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> new Fault.Fail(o.seq() % 2 == 0 ? Errno.EAGAIN : Errno.EINTR));
+            assertEquals(-Errno.EIO, q.read(0, 0, 4096));
+            int tries = q.log().size();
+            assertTrue(tries > 2 && tries <= 64, "retried, but not forever: " + tries);
+        }
+    }
+
+
+    @ParameterizedTest
+    @CsvSource({"READ", "WRITE", "FLUSH", "DISCARD"})
+    void ecanceledIsEio(String op) throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.DIRECT, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> new Fault.Cancel());
+            assertEquals(-Errno.EIO, q.run(0, ublkOp(op), 0, 0, 8));
+            assertEquals(1, q.log().size());
+        }
+    }
+
+
+    /** What the block layer understands passes; what it would misread (a retry hint, a resource status) is EIO. */
+    @ParameterizedTest(name = "{0} from a {1} -> {2}")
+    @CsvSource({
+        "EIO, READ, EIO", "ENOSPC, WRITE, ENOSPC", "EDQUOT, WRITE, ENOSPC", "ENOSPC, WRITE_ZEROES, ENOSPC",
+        "ENODATA, READ, ENODATA", "EILSEQ, READ, EILSEQ", "EREMOTEIO, WRITE, EREMOTEIO",
+        "EBUSY, WRITE, EIO", "ENOMEM, READ, EIO", "EOPNOTSUPP, READ, EIO", "EOPNOTSUPP, FLUSH, EIO",
+        "ENOLINK, READ, EIO", "ETIME, WRITE, EIO", "EOVERFLOW, READ, EIO", "EBADE, WRITE, EIO", "ENODEV, READ, EIO",
+        "EINVAL, WRITE, EIO", "EROFS, WRITE, EIO", "EFBIG, WRITE, EIO", "ETIMEDOUT, FLUSH, EIO"})
+    void theBlockLayerGetsOnlyErrnosItReadsRight(String from, String op, String to) throws Exception {
+        int e = errnoNamed(from);
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.DIRECT, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            q.interpose(o -> new Fault.Fail(e));
+            assertEquals(-errnoNamed(to), q.run(0, ublkOp(op), 0, 0, 8));
+        }
+    }
+
+
+    private static int errnoNamed(String name) throws ReflectiveOperationException {
+        return Errno.class.getField(name).getInt(null);
+    }
 
     private static int ublkOp(String name) throws ReflectiveOperationException {
         return Ublk.class.getField("UBLK_IO_OP_" + name).getInt(null);
