@@ -31,13 +31,17 @@ import java.util.Map;
  * (every write acknowledged before it is on the file already, so this makes them all durable); a FUA write is
  * written with RWF_DSYNC; DISCARD punches a hole; WRITE_ZEROES zeroes the range: a hole, or, when the kernel asks
  * not to unmap (REQ_NOUNMAP), ZERO_RANGE and never a hole (EOPNOTSUPP where the file system cannot, and the block
- * layer writes the zeros). Short transfers are continued, never returned short.
+ * layer writes the zeros). Short transfers are continued, never returned short: a short O_DIRECT one from its last
+ * whole block, or, when that gets no further, through the buffered descriptor.
  */
 public final class LoopTarget implements Target {
+    /** READ/WRITE on {@link BackingFile#ioFd()} (O_DIRECT in direct mode). */
     private static final int SUB_RW = 0;
     private static final int SUB_FLUSH = 1;
     private static final int SUB_PUNCH = 2;
     private static final int SUB_ZERO_RANGE = 3;
+    /** The rest of a short O_DIRECT transfer that O_DIRECT gets no further with, through the page cache. */
+    private static final int SUB_RW_BUFFERED = 4;
     /** EAGAIN or EINTR answers to one request, without progress in between, before it fails with EIO. */
     private static final int MAX_RETRIES = 8;
     /** Largest discard / write-zeroes per request, in sectors (2 GiB). */
@@ -226,7 +230,11 @@ public final class LoopTarget implements Target {
 
     @Override
     public QueueHandler openQueue(QueueContext queue) {
-        return new Handler(queue, queue.registerFile(file.ioFd().get()));
+        int io = queue.registerFile(file.ioFd().get());
+        if (file.directFd() == null) {
+            return new Handler(queue, io, io, 1);
+        }
+        return new Handler(queue, io, queue.registerFile(file.fd().get()), file.alignment());
     }
 
     /** fdatasync: at shutdown, after the queues stopped, nothing acknowledged may stay only in a cache. */
@@ -300,12 +308,22 @@ public final class LoopTarget implements Target {
     private final class Handler implements QueueHandler {
         private final QueueContext q;
         private final int file;
+        private final int buffered;
+        /** Offsets on {@link #file} must be multiples of this plus one (0 in buffered mode). */
+        private final long alignMask;
         /** Per tag: EAGAIN/EINTR answers since the request last made progress. */
         private final byte[] retries;
 
-        Handler(QueueContext q, int file) {
+        /**
+         * @param file      the fixed file requests go to
+         * @param buffered  the fixed file of the buffered descriptor ({@code file} itself in buffered mode)
+         * @param alignment what offsets on {@code file} must be aligned to (1: anything)
+         */
+        Handler(QueueContext q, int file, int buffered, int alignment) {
             this.q = q;
             this.file = file;
+            this.buffered = buffered;
+            this.alignMask = alignment - 1;
             this.retries = new byte[q.depth()];
         }
 
@@ -313,7 +331,7 @@ public final class LoopTarget implements Target {
         public int handle(Request r) {
             retries[r.tag()] = 0;
             switch (r.op()) {
-                case Ublk.UBLK_IO_OP_READ, Ublk.UBLK_IO_OP_WRITE -> transfer(r);
+                case Ublk.UBLK_IO_OP_READ, Ublk.UBLK_IO_OP_WRITE -> transfer(r, SUB_RW);
                 case Ublk.UBLK_IO_OP_FLUSH -> flush(r);
                 case Ublk.UBLK_IO_OP_DISCARD -> {
                     if (!canPunch()) {
@@ -347,14 +365,18 @@ public final class LoopTarget implements Target {
             return QUEUED;
         }
 
-        /** The rest of a READ or WRITE, from what is done ({@link Request#scratch}, 0 at first). */
-        private void transfer(Request r) {
+        /**
+         * The rest of a READ or WRITE, from what is done ({@link Request#scratch}, 0 at first), on the O_DIRECT
+         * descriptor ({@code SUB_RW}) or the buffered one ({@code SUB_RW_BUFFERED}).
+         */
+        private void transfer(Request r, int sub) {
+            int fd = sub == SUB_RW ? file : buffered;
             long done = r.scratch;
             int left = (int) (r.length() - done);
             if (r.op() == Ublk.UBLK_IO_OP_READ) {
-                q.read(r, SUB_RW, file, r.offset() + done, done, left, 0);
+                q.read(r, sub, fd, r.offset() + done, done, left, 0);
             } else {
-                q.write(r, SUB_RW, file, r.offset() + done, done, left, writeFlags(r));
+                q.write(r, sub, fd, r.offset() + done, done, left, writeFlags(r));
             }
         }
 
@@ -386,7 +408,7 @@ public final class LoopTarget implements Target {
                 return QUEUED;
             }
             return switch (sub) {
-                case SUB_RW -> transferDone(r, res);
+                case SUB_RW, SUB_RW_BUFFERED -> transferDone(r, sub, res);
                 case SUB_PUNCH -> {
                     if (res == -Errno.EOPNOTSUPP) {
                         punchRefused = true;
@@ -409,7 +431,7 @@ public final class LoopTarget implements Target {
 
         private void again(Request r, int sub) {
             switch (sub) {
-                case SUB_RW -> transfer(r);
+                case SUB_RW, SUB_RW_BUFFERED -> transfer(r, sub);
                 case SUB_FLUSH -> flush(r);
                 case SUB_PUNCH -> punch(r);
                 default -> zeroRange(r);
@@ -422,7 +444,7 @@ public final class LoopTarget implements Target {
         }
 
         /** READ/WRITE progress: the whole length, a negative errno, or another round for a short transfer. */
-        private int transferDone(Request r, int res) {
+        private int transferDone(Request r, int sub, int res) {
             if (res < 0) {
                 return forBlockLayer(res);
             }
@@ -435,9 +457,18 @@ public final class LoopTarget implements Target {
             if (done >= r.length()) {
                 return (int) r.length();
             }
-            r.scratch = done;
             retries[r.tag()] = 0;
-            transfer(r);
+            // O_DIRECT takes aligned offsets only: go on from the last whole block (reading or writing part of it
+            // again is harmless). When that is where this part started, O_DIRECT gets no further (an unaligned
+            // end of file, a file system that stops mid-block): the rest goes through the page cache.
+            long aligned = sub == SUB_RW ? done & ~alignMask : done;
+            if (aligned > r.scratch) {
+                r.scratch = aligned;
+                transfer(r, sub);
+            } else {
+                r.scratch = done;
+                transfer(r, SUB_RW_BUFFERED);
+            }
             return QUEUED;
         }
     }
