@@ -172,7 +172,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
 
     /** Forgets the operations logged so far (only between requests). */
     public void clearLog() {
-        if (busy()) {
+        if (busy() || inFlight() > 0) {
             throw new IllegalStateException("requests are in flight");
         }
         log.clear();
@@ -299,7 +299,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         }
         int tag = UserData.tag(userData);
         Request r = requests[tag];
-        if (!active[tag] || opsInFlight[tag] == 0) {
+        if (opsInFlight[tag] == 0) {
             violations.add("a completion for " + r + ", which has no operation in flight");
             return;
         }
@@ -309,6 +309,9 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
             res = bytes;
         }
         opResults.set(seq, res);
+        if (!active[tag]) {
+            return; // Answered already, with this operation in flight: finish() reported it.
+        }
         int result = handler.ioDone(r, UserData.sub(userData), res);
         if (result != QueueHandler.QUEUED) {
             finish(r, result);
@@ -436,7 +439,10 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         return UserData.encode(op.tag(), KIND_OP, op.sub(), op.seq());
     }
 
-    /** Waits for what is still in flight, then closes the handler and the ring and frees the buffers. */
+    /**
+     * Waits for the operations still in flight (the kernel may write into the buffers until they complete), then
+     * closes the handler and the ring and frees the buffers. A request that is still waiting gets no result.
+     */
     @Override
     public void close() {
         if (closed) {
@@ -444,8 +450,12 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         }
         closed = true;
         try {
-            if (busy()) {
-                awaitAll();
+            while (inFlight() > 0) {
+                int r = ring.submitAndWait(1);
+                if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                    throw new IllegalStateException("io_uring_enter: " + Errno.name(r));
+                }
+                ring.forEachCompletion(this);
             }
             handler.close();
         } finally {

@@ -86,8 +86,27 @@ class LoopTargetTest {
         return b;
     }
 
+    /** A READ on {@code tag} brought the file's bytes at {@code offset}; a WRITE put {@code written} there. */
+    private static void assertMoved(String op, HostQueue q, int tag, Path f, long offset, byte[] written)
+            throws IOException {
+        int length = written.length;
+        if (op.equals("READ")) {
+            assertArrayEquals(fileBytes(f, offset, length), bytes(q.data(tag), length));
+        } else {
+            assertArrayEquals(written, fileBytes(f, offset, length));
+        }
+    }
+
     private static long blocks(Path f) {
         return FileStat.of(f).blocks();
+    }
+
+    private static int errnoNamed(String name) throws ReflectiveOperationException {
+        return Errno.class.getField(name).getInt(null);
+    }
+
+    private static int ublkOp(String name) throws ReflectiveOperationException {
+        return Ublk.class.getField("UBLK_IO_OP_" + name).getInt(null);
     }
 
     private static List<Op> ops(HostQueue q, Kind kind) {
@@ -206,7 +225,6 @@ class LoopTargetTest {
         assertArrayEquals(new byte[256 * KIB], fileBytes(f, 512 * KIB, 256 * KIB));
     }
 
-
     /**
      * tmpfs punches holes but has no FALLOC_FL_ZERO_RANGE: a WRITE_ZEROES with REQ_NOUNMAP gets EOPNOTSUPP (the
      * block layer then writes zeros itself) and the file keeps its blocks. It used to punch them out.
@@ -235,7 +253,6 @@ class LoopTargetTest {
             assertArrayEquals(Arrays.copyOf(before, 512 * KIB), Arrays.copyOf(after, 512 * KIB));
         }
     }
-
 
     /**
      * A file whose directory is on another file system than the file (no scratch file to probe with): discard is
@@ -279,7 +296,6 @@ class LoopTargetTest {
         }
     }
 
-
     /** Unprobed again, on tmpfs: discard punches; ZERO_RANGE is learned missing and never replaced by a punch. */
     @Test
     void anUnprobedFileThatPunchesKeepsDiscardAndLearnsWhatZeroRangeDoes() throws Exception {
@@ -303,7 +319,6 @@ class LoopTargetTest {
     }
 
     // ---- errnos from the backing file -------------------------------------------------------------------------
-
 
     /**
      * A real EAGAIN: the read goes with RWF_NOWAIT (interposed) on data that is on the disk but not in the page
@@ -347,7 +362,6 @@ class LoopTargetTest {
         }
     }
 
-
     @Test
     void retriesAreBoundedThenEio() throws Exception {
         Path f = randomFile(dir.resolve("d.img"), MIB);
@@ -359,7 +373,6 @@ class LoopTargetTest {
         }
     }
 
-
     @ParameterizedTest
     @CsvSource({"READ", "WRITE", "FLUSH", "DISCARD"})
     void ecanceledIsEio(String op) throws Exception {
@@ -370,7 +383,6 @@ class LoopTargetTest {
             assertEquals(1, q.log().size());
         }
     }
-
 
     /** What the block layer understands passes; what it would misread (a retry hint, a resource status) is EIO. */
     @ParameterizedTest(name = "{0} from a {1} -> {2}")
@@ -389,17 +401,7 @@ class LoopTargetTest {
         }
     }
 
-
-    private static int errnoNamed(String name) throws ReflectiveOperationException {
-        return Errno.class.getField(name).getInt(null);
-    }
-
-    private static int ublkOp(String name) throws ReflectiveOperationException {
-        return Ublk.class.getField("UBLK_IO_OP_" + name).getInt(null);
-    }
-
     // ---- short transfers --------------------------------------------------------------------------------------
-
 
     /**
      * An O_DIRECT read or write that the file answers short at an unaligned count is continued from the count
@@ -423,14 +425,9 @@ class LoopTargetTest {
             assertEquals(resumeAt, log.get(1).bufferOffset());
             assertEquals(64 * KIB - resumeAt, log.get(1).length());
             assertEquals(t.backingFile().directFd().get(), log.get(1).fd(), "still O_DIRECT");
-            if (op.equals("READ")) {
-                assertArrayEquals(fileBytes(f, 128 * KIB, 64 * KIB), bytes(q.data(4), 64 * KIB));
-            } else {
-                assertArrayEquals(data, fileBytes(f, 128 * KIB, 64 * KIB));
-            }
+            assertMoved(op, q, 4, f, 128 * KIB, data);
         }
     }
-
 
     /** When the aligned continuation gets no further, the rest goes through the buffered descriptor. */
     @ParameterizedTest(name = "{0}, zero copy {1}")
@@ -452,11 +449,7 @@ class LoopTargetTest {
             assertEquals(256 * KIB + first, log.get(2).fileOffset());
             assertEquals(32 * KIB - first, log.get(2).length());
             assertEquals(t.backingFile().fd().get(), log.get(2).fd(), "through the page cache");
-            if (op.equals("READ")) {
-                assertArrayEquals(fileBytes(f, 256 * KIB, 32 * KIB), bytes(q.data(1), 32 * KIB));
-            } else {
-                assertArrayEquals(data, fileBytes(f, 256 * KIB, 32 * KIB));
-            }
+            assertMoved(op, q, 1, f, 256 * KIB, data);
         }
     }
 
