@@ -309,7 +309,7 @@ public final class LoopTarget implements Target {
         private final QueueContext q;
         private final int file;
         private final int buffered;
-        /** Offsets on {@link #file} must be multiples of this plus one (0 in buffered mode). */
+        /** The O_DIRECT alignment of offsets on {@link #file}, less one (0 in buffered mode). */
         private final long alignMask;
         /** Per tag: EAGAIN/EINTR answers since the request last made progress. */
         private final byte[] retries;
