@@ -13,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The harness itself: it holds a handler to the queue's rules, so that target tests can trust it. */
 class HostQueueTest {
@@ -77,21 +79,14 @@ class HostQueueTest {
         }
     }
 
-    @Test
-    void anAnswerWithAnOperationStillInFlightFailsTheTest() throws Exception {
-        try (Fd f = file(); HostQueue q = HostQueue.open(target(f, "answer with I/O in flight"), 2, 8192, false)) {
-            q.start(0, Ublk.UBLK_IO_OP_READ, 0, 0, 8);
-            AssertionError e = assertThrows(AssertionError.class, q::awaitAll);
-            assertTrue(e.getMessage().contains("in flight"), e.getMessage());
-        }
-    }
-
-    @Test
-    void queuedWithNothingStartedIsCaughtInsteadOfWaitingForever() throws Exception {
-        try (Fd f = file(); HostQueue q = HostQueue.open(target(f, "QUEUED with nothing started"), 2, 8192, false)) {
+    /** A handler that answers too early, or never, fails the test with a reason: it neither passes nor hangs. */
+    @ParameterizedTest
+    @CsvSource({"answer with I/O in flight, in flight", "QUEUED with nothing started, started nothing"})
+    void aHandlerThatBreaksTheCycleFailsTheTest(String misbehave, String reason) throws Exception {
+        try (Fd f = file(); HostQueue q = HostQueue.open(target(f, misbehave), 2, 8192, false)) {
             q.start(1, Ublk.UBLK_IO_OP_READ, 0, 0, 8);
-            IllegalStateException e = assertThrows(IllegalStateException.class, q::awaitAll);
-            assertTrue(e.getMessage().contains("started nothing"), e.getMessage());
+            Throwable e = assertThrows(Throwable.class, q::awaitAll);
+            assertTrue(e.getMessage().contains(reason), e.getMessage());
         }
     }
 
