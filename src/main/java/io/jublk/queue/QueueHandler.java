@@ -8,7 +8,10 @@ package io.jublk.queue;
  * asynchronous operations on the queue's io_uring through its {@link QueueContext} and returns
  * {@link #QUEUED}; each of those operations then comes back through {@link #ioDone(Request, int, int)}.
  * Results are what the block layer expects: bytes transferred for READ/WRITE, 0 for the others, or a negative
- * errno. Nothing here should allocate or block.
+ * errno. A READ or WRITE is answered with its whole length or an errno, never fewer bytes: ublk_drv completes a
+ * request as a whole whatever positive count it gets, but for a READ copied from the server's buffer (7.3,
+ * __ublk_complete_rq), so a short count would acknowledge a write that did not happen, or, on a zero-copy device,
+ * pages that were never read into. Nothing here should allocate or block.
  */
 public interface QueueHandler extends AutoCloseable {
     /** "The answer comes later, through {@link #ioDone}". */

@@ -29,14 +29,21 @@ import java.util.Map;
  *
  * <p>Block semantics: the device has a volatile write cache and FUA. FLUSH is fdatasync of the backing file
  * (every write acknowledged before it is on the file already, so this makes them all durable); a FUA write is
- * written with RWF_DSYNC; DISCARD punches a hole; WRITE_ZEROES zeroes the range (ZERO_RANGE when the kernel
- * asks not to unmap, else a hole). Short transfers are continued, never returned short.
+ * written with RWF_DSYNC; DISCARD punches a hole; WRITE_ZEROES zeroes the range: a hole, or, when the kernel asks
+ * not to unmap (REQ_NOUNMAP), ZERO_RANGE and never a hole (EOPNOTSUPP where the file system cannot, and the block
+ * layer writes the zeros). Short transfers are continued, never returned short: a short O_DIRECT one from its last
+ * whole block, or, when that gets no further, through the buffered descriptor.
  */
 public final class LoopTarget implements Target {
+    /** READ/WRITE on {@link BackingFile#ioFd()} (O_DIRECT in direct mode). */
     private static final int SUB_RW = 0;
     private static final int SUB_FLUSH = 1;
-    private static final int SUB_DISCARD = 2;
+    private static final int SUB_PUNCH = 2;
     private static final int SUB_ZERO_RANGE = 3;
+    /** The rest of a short O_DIRECT transfer that O_DIRECT gets no further with, through the page cache. */
+    private static final int SUB_RW_BUFFERED = 4;
+    /** EAGAIN or EINTR answers to one request, without progress in between, before it fails with EIO. */
+    private static final int MAX_RETRIES = 8;
     /** Largest discard / write-zeroes per request, in sectors (2 GiB). */
     private static final int MAX_DISCARD_SECTORS = 1 << 22;
 
@@ -45,6 +52,15 @@ public final class LoopTarget implements Target {
     private final int logicalBlockSize;
     private final boolean readOnly;
     private final boolean discard;
+    /** FALLOC_FL_ZERO_RANGE is worth trying: what a WRITE_ZEROES that must not unmap needs. */
+    private final boolean zeroRange;
+    /**
+     * The file system answered PUNCH_HOLE / ZERO_RANGE with EOPNOTSUPP (possible where it was not probed, see
+     * {@link BackingFile.Discard#UNKNOWN}): learned once for every queue of the device, so that later requests
+     * are answered at once. Only ever set, by any queue; a read costs a plain load.
+     */
+    private volatile boolean punchRefused;
+    private volatile boolean zeroRangeRefused;
     private final List<String> warnings;
 
     private LoopTarget(BackingFile file, long sizeBytes, int lbs, boolean readOnly, List<String> warnings) {
@@ -53,6 +69,7 @@ public final class LoopTarget implements Target {
         this.logicalBlockSize = lbs;
         this.readOnly = readOnly;
         this.discard = !readOnly && file.discard() != BackingFile.Discard.NO;
+        this.zeroRange = !readOnly && file.zeroRange();
         this.warnings = warnings;
     }
 
@@ -213,7 +230,11 @@ public final class LoopTarget implements Target {
 
     @Override
     public QueueHandler openQueue(QueueContext queue) {
-        return new Handler(queue, queue.registerFile(file.ioFd().get()));
+        int io = queue.registerFile(file.ioFd().get());
+        if (file.directFd() == null) {
+            return new Handler(queue, io, io, 1);
+        }
+        return new Handler(queue, io, queue.registerFile(file.fd().get()), file.alignment());
     }
 
     /** fdatasync: at shutdown, after the queues stopped, nothing acknowledged may stay only in a cache. */
@@ -257,40 +278,69 @@ public final class LoopTarget implements Target {
         return List.copyOf(warnings);
     }
 
+    private boolean canPunch() {
+        return discard && !punchRefused;
+    }
+
+    private boolean canZeroRange() {
+        return zeroRange && !zeroRangeRefused;
+    }
+
     // ---- the per-queue handler --------------------------------------------------------------------------
+
+    /**
+     * The errno the block layer gets for a failed operation on the backing file. errno_to_blk_status gives some
+     * errnos a meaning no file error has: EAGAIN is BLK_STS_AGAIN (retry a REQ_NOWAIT bio), EBUSY and ENOMEM are
+     * the resource statuses a driver uses to be called again, ENOLINK a transport error multipath retries on
+     * another path, EOPNOTSUPP on a read or a write says the operation does not exist. What passes describes the
+     * data: EIO, ENOSPC (EDQUOT is the same to the device), and what a backing block device reports about its
+     * medium (ENODATA), integrity (EILSEQ) or itself (EREMOTEIO). Everything else is EIO, ECANCELED (an operation
+     * the kernel cancelled) included. EAGAIN and EINTR never get here: the handler sends the operation again.
+     */
+    static int forBlockLayer(int errno) {
+        return switch (-errno) {
+            case Errno.EIO, Errno.ENOSPC, Errno.ENODATA, Errno.EILSEQ, Errno.EREMOTEIO -> errno;
+            case Errno.EDQUOT -> -Errno.ENOSPC;
+            default -> -Errno.EIO;
+        };
+    }
 
     private final class Handler implements QueueHandler {
         private final QueueContext q;
         private final int file;
+        private final int buffered;
+        /** The O_DIRECT alignment of offsets on {@link #file}, less one (0 in buffered mode). */
+        private final long alignMask;
+        /** Per tag: EAGAIN/EINTR answers since the request last made progress. */
+        private final byte[] retries;
 
-        Handler(QueueContext q, int file) {
+        /**
+         * @param file      the fixed file requests go to
+         * @param buffered  the fixed file of the buffered descriptor ({@code file} itself in buffered mode)
+         * @param alignment what offsets on {@code file} must be aligned to (1: anything)
+         */
+        Handler(QueueContext q, int file, int buffered, int alignment) {
             this.q = q;
             this.file = file;
+            this.buffered = buffered;
+            this.alignMask = alignment - 1;
+            this.retries = new byte[q.depth()];
         }
 
         @Override
         public int handle(Request r) {
+            retries[r.tag()] = 0;
             switch (r.op()) {
-                case Ublk.UBLK_IO_OP_READ -> q.read(r, SUB_RW, file, r.offset(), 0, (int) r.length(), 0);
-                case Ublk.UBLK_IO_OP_WRITE -> q.write(r, SUB_RW, file, r.offset(), 0, (int) r.length(), writeFlags(r));
-                case Ublk.UBLK_IO_OP_FLUSH -> q.fsync(r, SUB_FLUSH, file, true);
+                case Ublk.UBLK_IO_OP_READ, Ublk.UBLK_IO_OP_WRITE -> transfer(r, SUB_RW);
+                case Ublk.UBLK_IO_OP_FLUSH -> flush(r);
                 case Ublk.UBLK_IO_OP_DISCARD -> {
-                    if (!discard) {
+                    if (!canPunch()) {
                         return -Errno.EOPNOTSUPP;
                     }
-                    q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
+                    punch(r);
                 }
                 case Ublk.UBLK_IO_OP_WRITE_ZEROES -> {
-                    if (!discard) {
-                        return -Errno.EOPNOTSUPP;
-                    }
-                    if (r.noUnmap()) {
-                        q.fallocate(r, SUB_ZERO_RANGE, file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                    } else {
-                        q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                    }
+                    return writeZeroes(r);
                 }
                 default -> {
                     return -Errno.EOPNOTSUPP;
@@ -299,31 +349,104 @@ public final class LoopTarget implements Target {
             return QUEUED;
         }
 
+        /**
+         * A hole reads as zeros, so WRITE_ZEROES punches where it may; with REQ_NOUNMAP the blocks must stay
+         * allocated: zeroed in place or not at all. EOPNOTSUPP makes the block layer write zeros itself
+         * (blkdev_issue_zeroout falls back to zero pages).
+         */
+        private int writeZeroes(Request r) {
+            if (!r.noUnmap() && canPunch()) {
+                punch(r);
+            } else if (canZeroRange()) {
+                zeroRange(r);
+            } else {
+                return -Errno.EOPNOTSUPP;
+            }
+            return QUEUED;
+        }
+
+        /**
+         * The rest of a READ or WRITE, from what is done ({@link Request#scratch}, 0 at first), on the O_DIRECT
+         * descriptor ({@code SUB_RW}) or the buffered one ({@code SUB_RW_BUFFERED}).
+         */
+        private void transfer(Request r, int sub) {
+            int fd = sub == SUB_RW ? file : buffered;
+            long done = r.scratch;
+            int left = (int) (r.length() - done);
+            if (r.op() == Ublk.UBLK_IO_OP_READ) {
+                q.read(r, sub, fd, r.offset() + done, done, left, 0);
+            } else {
+                q.write(r, sub, fd, r.offset() + done, done, left, writeFlags(r));
+            }
+        }
+
+        private void flush(Request r) {
+            q.fsync(r, SUB_FLUSH, file, true);
+        }
+
+        private void punch(Request r) {
+            q.fallocate(r, SUB_PUNCH, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
+        }
+
+        private void zeroRange(Request r) {
+            q.fallocate(r, SUB_ZERO_RANGE, file, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, r.offset(), r.length());
+        }
+
         private int writeFlags(Request r) {
             return r.fua() ? LinuxUapi.RWF_DSYNC : 0;
         }
 
         @Override
         public int ioDone(Request r, int sub, int res) {
+            if (res == -Errno.EAGAIN || res == -Errno.EINTR) {
+                // Nothing was done (io_uring waits for blocking file I/O rather than answer EAGAIN, so this is
+                // rare): the same operation again, a few times, not forever.
+                if (++retries[r.tag()] > MAX_RETRIES) {
+                    return -Errno.EIO;
+                }
+                again(r, sub);
+                return QUEUED;
+            }
             return switch (sub) {
-                case SUB_RW -> transferDone(r, res);
+                case SUB_RW, SUB_RW_BUFFERED -> transferDone(r, sub, res);
+                case SUB_PUNCH -> {
+                    if (res == -Errno.EOPNOTSUPP) {
+                        punchRefused = true;
+                        if (r.op() == Ublk.UBLK_IO_OP_WRITE_ZEROES && canZeroRange()) {
+                            zeroRange(r);
+                            yield QUEUED;
+                        }
+                    }
+                    yield fallocateDone(res);
+                }
                 case SUB_ZERO_RANGE -> {
                     if (res == -Errno.EOPNOTSUPP) {
-                        // The file system zeroes by punching only: the range still reads as zeros.
-                        q.fallocate(r, SUB_DISCARD, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, r.offset(),
-                                r.length());
-                        yield QUEUED;
+                        zeroRangeRefused = true;
                     }
-                    yield Math.min(res, 0);
+                    yield fallocateDone(res);
                 }
-                default -> Math.min(res, 0);
+                default -> res < 0 ? forBlockLayer(res) : 0;
             };
         }
 
+        private void again(Request r, int sub) {
+            switch (sub) {
+                case SUB_RW, SUB_RW_BUFFERED -> transfer(r, sub);
+                case SUB_FLUSH -> flush(r);
+                case SUB_PUNCH -> punch(r);
+                default -> zeroRange(r);
+            }
+        }
+
+        /** EOPNOTSUPP is an answer the block layer acts on for DISCARD and WRITE_ZEROES. */
+        private static int fallocateDone(int res) {
+            return res == -Errno.EOPNOTSUPP ? res : res < 0 ? forBlockLayer(res) : 0;
+        }
+
         /** READ/WRITE progress: the whole length, a negative errno, or another round for a short transfer. */
-        private int transferDone(Request r, int res) {
+        private int transferDone(Request r, int sub, int res) {
             if (res < 0) {
-                return res;
+                return forBlockLayer(res);
             }
             if (res == 0) {
                 // A read at end of file, or a write that wrote nothing: the backing file is shorter than the
@@ -331,16 +454,20 @@ public final class LoopTarget implements Target {
                 return -Errno.EIO;
             }
             long done = r.scratch + res;
-            long total = r.length();
-            if (done >= total) {
-                return (int) total;
+            if (done >= r.length()) {
+                return (int) r.length();
             }
-            r.scratch = done;
-            int left = (int) (total - done);
-            if (r.op() == Ublk.UBLK_IO_OP_READ) {
-                q.read(r, SUB_RW, file, r.offset() + done, done, left, 0);
+            retries[r.tag()] = 0;
+            // O_DIRECT takes aligned offsets only: go on from the last whole block (reading or writing part of it
+            // again is harmless). When that is where this part started, O_DIRECT gets no further (an unaligned
+            // end of file, a file system that stops mid-block): the rest goes through the page cache.
+            long aligned = sub == SUB_RW ? done & ~alignMask : done;
+            if (aligned > r.scratch) {
+                r.scratch = aligned;
+                transfer(r, sub);
             } else {
-                q.write(r, SUB_RW, file, r.offset() + done, done, left, writeFlags(r));
+                r.scratch = done;
+                transfer(r, SUB_RW_BUFFERED);
             }
             return QUEUED;
         }

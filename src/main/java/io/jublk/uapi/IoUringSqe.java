@@ -44,7 +44,8 @@ public final class IoUringSqe {
                     JAVA_INT.withName("rw_flags"),
                     JAVA_INT.withName("fsync_flags"),
                     JAVA_INT.withName("uring_cmd_flags"),
-                    JAVA_INT.withName("cancel_flags")).withName(U3),
+                    JAVA_INT.withName("cancel_flags"),
+                    JAVA_INT.withName("nop_flags")).withName(U3),
             JAVA_LONG.withName("user_data"),
             MemoryLayout.unionLayout(
                     JAVA_SHORT.withName("buf_index"),
@@ -76,6 +77,7 @@ public final class IoUringSqe {
     public static final long FSYNC_FLAGS = Layouts.offset(LAYOUT, U3, "fsync_flags");
     public static final long URING_CMD_FLAGS = Layouts.offset(LAYOUT, U3, "uring_cmd_flags");
     public static final long CANCEL_FLAGS = Layouts.offset(LAYOUT, U3, "cancel_flags");
+    public static final long NOP_FLAGS = Layouts.offset(LAYOUT, U3, "nop_flags");
     public static final long USER_DATA = Layouts.offset(LAYOUT, "user_data");
     public static final long BUF_INDEX = Layouts.offset(LAYOUT, U4, "buf_index");
     public static final long PERSONALITY = Layouts.offset(LAYOUT, "personality");

@@ -50,6 +50,9 @@ public final class IoUringUapi {
 
     public static final int IORING_FSYNC_DATASYNC = 1 << 0;
 
+    /** sqe->nop_flags: the NOP completes with sqe->len as its result. */
+    public static final int IORING_NOP_INJECT_RESULT = 1 << 0;
+
     public static final int IORING_OP_NOP = 0;
     public static final int IORING_OP_READV = 1;
     public static final int IORING_OP_WRITEV = 2;

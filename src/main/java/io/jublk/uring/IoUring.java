@@ -268,6 +268,15 @@ public final class IoUring implements AutoCloseable {
         prepRw(sqe, IoUringUapi.IORING_OP_NOP, -1, 0, 0, 0, userData);
     }
 
+    /**
+     * A NOP that completes with {@code result} (IORING_NOP_INJECT_RESULT), e.g. a negative errno: the kernel's own
+     * way to have a completion say what a test needs, and, as the head of a link, to fail it.
+     */
+    public void prepNopResult(long sqe, int result, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_NOP, -1, 0, result, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.NOP_FLAGS, IoUringUapi.IORING_NOP_INJECT_RESULT);
+    }
+
     /** IORING_OP_READ: read {@code len} bytes at file {@code offset} into {@code addr}. */
     public void prepRead(long sqe, int fd, long addr, int len, long offset, int rwFlags, long userData) {
         prepRw(sqe, IoUringUapi.IORING_OP_READ, fd, addr, len, offset, userData);

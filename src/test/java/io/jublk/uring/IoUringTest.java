@@ -89,6 +89,21 @@ class IoUringTest {
         }
     }
 
+    /** The kernel completes the NOP with the injected result, and cancels what is linked behind a failed one. */
+    @Test
+    void aNopCompletesWithTheResultItCarriesAndFailsItsLink() {
+        try (IoUring ring = IoUring.open(8)) {
+            ring.prepNopResult(ring.sqe(), 4096, 1);
+            long head = ring.sqe();
+            ring.prepNopResult(head, -Errno.EIO, 2);
+            ring.sqeFlags(head, IoUringUapi.IOSQE_IO_LINK);
+            ring.prepNop(ring.sqe(), 3);
+            List<long[]> cqes = await(ring, 3).cqes;
+            assertEquals(List.of("1:4096", "2:" + -Errno.EIO, "3:" + -Errno.ECANCELED),
+                    cqes.stream().map(c -> c[0] + ":" + c[1]).toList());
+        }
+    }
+
     @Test
     void preferredFlagsAreGrantedOnThisKernelAndSqe128Works() {
         int preferred = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN;
