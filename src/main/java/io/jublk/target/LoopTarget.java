@@ -60,6 +60,12 @@ public final class LoopTarget implements Target {
      * are answered at once. Only ever set, by any queue; a read costs a plain load.
      */
     private volatile boolean punchRefused;
+    /**
+     * How the last FLUSH went (0 or a negative errno). A failed fdatasync reports a writeback error to one open file
+     * only once, so a FLUSH that saw it leaves the final fdatasync at stop nothing to see: that one must not then
+     * report success for data the failed FLUSH lost.
+     */
+    private volatile int lastFlush;
     private volatile boolean zeroRangeRefused;
     private final List<String> warnings;
 
@@ -240,7 +246,11 @@ public final class LoopTarget implements Target {
     /** fdatasync: at shutdown, after the queues stopped, nothing acknowledged may stay only in a cache. */
     @Override
     public int flush() {
-        return readOnly ? 0 : file.fdatasync();
+        if (readOnly) {
+            return 0;
+        }
+        int r = file.fdatasync();
+        return r < 0 ? r : lastFlush;
     }
 
     @Override
@@ -424,6 +434,10 @@ public final class LoopTarget implements Target {
                         zeroRangeRefused = true;
                     }
                     yield fallocateDone(res);
+                }
+                case SUB_FLUSH -> {
+                    lastFlush = Math.min(res, 0);
+                    yield res < 0 ? forBlockLayer(res) : 0;
                 }
                 default -> res < 0 ? forBlockLayer(res) : 0;
             };

@@ -164,6 +164,23 @@ class LoopTargetTest {
         }
     }
 
+    /**
+     * A writeback error is reported by fdatasync once per open file: when a FLUSH saw it, the stop's final
+     * fdatasync sees nothing, and must not then report that everything is durable.
+     */
+    @Test
+    void theStopsFlushReportsAFailedLastFlush() throws Exception {
+        Path f = randomFile(dir.resolve("d.img"), MIB);
+        try (LoopTarget t = open(f, BackingFile.Mode.BUFFERED, null); HostQueue q = HostQueue.open(t, DEPTH, BUF, false)) {
+            assertEquals(0, t.flush());
+            q.interpose(o -> o.seq() == 0 ? new Fault.Fail(Errno.EIO) : null);
+            assertEquals(-Errno.EIO, q.run(0, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+            assertEquals(-Errno.EIO, t.flush(), "the last FLUSH failed");
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+            assertEquals(0, t.flush(), "a FLUSH after it made everything durable");
+        }
+    }
+
     /** FUA is RWF_DSYNC on the write, and on every continuation of a short one: each part must be durable. */
     @ParameterizedTest
     @EnumSource(BackingFile.Mode.class)
