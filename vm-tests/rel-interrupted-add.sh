@@ -33,7 +33,7 @@ settled() {
 for i in $(seq 1 "$rounds"); do
   kind=${kinds[$(((i - 1) % ${#kinds[@]}))]}
   f=$SCRATCH/r$i.img
-  delay=$((2 + RANDOM % 18))
+  delay=$((1 + RANDOM % 12))
   out=/tmp/add$i.out
   case $kind in
     fault:*)
