@@ -132,9 +132,11 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # power_cut MIN MAX: asks the host (vm-tests/run --boots N) to cut this boot's power at a random moment
 # MIN..MAX whole seconds from now: QEMU is killed, nothing more runs in the guest, and the next boot follows.
-# Never returns: fails the scenario in the last boot, or when no cut comes.
+# Never returns: fails the scenario in the last boot, or when no cut comes. If a check of this boot failed,
+# it ends the scenario instead (the run's verdict): a boot that ends in a cut reports no status.
 power_cut() {
   local ctl=/jublk-out/.jublk-vm wait=$((${2:?power_cut MIN MAX} + 120))
+  ((SCENARIO_FAILED + $(wc -l <"$SCENARIO_FAILURES") == 0)) || finish
   if ((${JUBLK_VM_BOOT:-1} >= ${JUBLK_VM_BOOTS:-1})); then
     fail "power_cut in boot ${JUBLK_VM_BOOT:-1} of ${JUBLK_VM_BOOTS:-1}: no boot follows (vm-tests/run --boots N)"
     finish
