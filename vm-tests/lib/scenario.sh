@@ -129,3 +129,22 @@ sha() {
 
 # drop_caches: so reads come from the backing store, not the guest page cache.
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# power_cut MIN MAX: asks the host (vm-tests/run --boots N) to cut this boot's power at a random moment
+# MIN..MAX whole seconds from now: QEMU is killed, nothing more runs in the guest, and the next boot follows.
+# Never returns: fails the scenario in the last boot, or when no cut comes. If a check of this boot failed,
+# it ends the scenario instead (the run's verdict): a boot that ends in a cut reports no status.
+power_cut() {
+  local ctl=/jublk-out/.jublk-vm wait=$((${2:?power_cut MIN MAX} + 120))
+  ((SCENARIO_FAILED + $(wc -l <"$SCENARIO_FAILURES") == 0)) || finish
+  if ((${JUBLK_VM_BOOT:-1} >= ${JUBLK_VM_BOOTS:-1})); then
+    fail "power_cut in boot ${JUBLK_VM_BOOT:-1} of ${JUBLK_VM_BOOTS:-1}: no boot follows (vm-tests/run --boots N)"
+    finish
+  fi
+  # Written whole, then renamed: the host never reads half a request.
+  echo "$1 $2" >"$ctl/power-cut.new" && mv "$ctl/power-cut.new" "$ctl/power-cut"
+  info "power cut in $1-$2 s (boot $JUBLK_VM_BOOT of $JUBLK_VM_BOOTS)"
+  sleep "$wait"
+  fail "the host did not cut the power within ${wait}s of the request"
+  finish
+}
