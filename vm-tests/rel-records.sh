@@ -82,7 +82,9 @@ chmod 0700 "$run_dir"
 # --- a failed final flush is reported (finding 4), a flushing server is never killed ------------------------------
 modprobe dm_mod || { fail "modprobe dm_mod"; finish; }
 sectors=$((64 << 11))
-dmsetup create --noudevsync jbf <<<"0 $sectors linear /dev/vda $((512 << 11))" && dmsetup mknodes jbf ||
+truncate -s 64M "$SCRATCH/dm.img"
+lo=$(losetup -f --show "$SCRATCH/dm.img") || { fail "losetup"; finish; }
+dmsetup create --noudevsync jbf <<<"0 $sectors linear $lo 0" && dmsetup mknodes jbf ||
   { fail "dmsetup create"; finish; }
 dev=$(add_device loop --file /dev/mapper/jbf --buffered) || finish
 id=$(dev_id "$dev")
@@ -98,6 +100,7 @@ check "... in one line" test "$(wc -l <<<"$out")" -eq 1
 check "the daemon's log says so" grep -q "final flush.*EIO" "$run_dir/ublk$id.log"
 check "the device is gone all the same" test ! -e "/dev/ublkc$id"
 dmsetup remove --noudevsync jbf
+losetup -d "$lo"
 
 dev=$(JUBLK_TEST_FAULT=flushing:sleep=40 add_device loop --file "$SCRATCH/f.img" --size 16M --buffered) || finish
 id=$(dev_id "$dev")
