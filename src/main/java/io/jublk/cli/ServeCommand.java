@@ -29,8 +29,8 @@ final class ServeCommand implements Callable<Integer> {
         Logging.serverLevel();
         // Leave the session of the `ublk add` that started us: its terminal's hangup must not reach us.
         LibC.rawSetsid();
-        String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-        System.in.close();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String line = in.readLine();
         PrintStream out = System.out;
         if (line == null) {
             return 2;
@@ -61,6 +61,19 @@ final class ServeCommand implements Callable<Integer> {
                 }
             }
         };
-        return new DeviceDaemon(reporter, Serving.startTimeout(), log != null ? Path.of(log) : null).run(request);
+        DeviceDaemon daemon = new DeviceDaemon(reporter, Serving.startTimeout(), log != null ? Path.of(log) : null);
+        // The launcher's last word: the user was told, or the add is abandoned (undone whole). No word (the
+        // launcher was killed): the device stays, as any device does.
+        Thread.ofVirtual().name("ublk-launcher").start(() -> {
+            try (in) {
+                String last = in.readLine();
+                if (last != null && Records.JSON.readValue(last, Handshake.Outcome.class) instanceof Handshake.Abandoned) {
+                    daemon.abandon();
+                }
+            } catch (IOException | RuntimeException e) {
+                // Nothing more from the launcher.
+            }
+        });
+        return daemon.run(request);
     }
 }

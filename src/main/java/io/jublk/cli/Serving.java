@@ -21,9 +21,11 @@ final class Serving {
             Logging.serverLevel();
             return new DeviceDaemon(new Console(), startTimeout(), null).run(request);
         }
-        Handshake.Ready ready = Launcher.start(request, List.of(ServeCommand.NAME), Main.class.getName(),
-                startTimeout(), w -> System.err.println("ublk: warning: " + w));
-        System.out.println(ready.blockDevice());
+        Launcher.start(request, List.of(ServeCommand.NAME), Main.class.getName(), startTimeout(),
+                w -> System.err.println("ublk: warning: " + w), r -> {
+                    System.out.println(r.blockDevice());
+                    System.out.flush();
+                });
         return 0;
     }
 

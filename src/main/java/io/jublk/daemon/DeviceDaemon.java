@@ -50,6 +50,7 @@ public final class DeviceDaemon {
     private final Lifecycle lifecycle = new Lifecycle();
     private final Faults faults = Faults.fromEnvironment();
 
+    private volatile boolean abandoned;
     private DeviceLock lock;
     private volatile DeviceRecord record;
     /** For a takeover: the record as it was, restored if the takeover fails. */
@@ -100,6 +101,15 @@ public final class DeviceDaemon {
         } finally {
             lifecycle.done();
         }
+    }
+
+    /**
+     * The add is given up by whoever asked for it (its launcher was interrupted before telling the user): stop, and
+     * undo it whole — the file it created too — even if the device is already live.
+     */
+    public void abandon() {
+        abandoned = true;
+        lifecycle.requestStop("the add was abandoned");
     }
 
     // ---- add ------------------------------------------------------------------------------------------------
@@ -226,8 +236,17 @@ public final class DeviceDaemon {
             lifecycle.requestStop("interrupted");
         }
         int id = server.info().devId();
+        if (abandoned && recoveringFrom != null) {
+            // A takeover nobody was told of is given up, not the device: it waits for the next `ublk recover`.
+            LOG.log(Level.INFO, "the takeover of device " + id + " was abandoned; leaving the device to the next one");
+            undoStart();
+            return 1;
+        }
         LOG.log(Level.INFO, "stopping device " + id + " (" + lifecycle.stopReason() + ")");
         UblkServer.StopResult r = server.stop();
+        if (abandoned && recoveringFrom == null) {
+            opened.undoCreate(server.target());
+        }
         String flushed = opened instanceof LoopSpec l && l.identity() != null ? l.identity().path() : null;
         if (control != null) {
             control.broadcast(new Control.Stopped(r.stopErrno(), r.flushErrno(), r.deleteErrno(), flushed));

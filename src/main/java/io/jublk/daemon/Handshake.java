@@ -7,7 +7,8 @@ import io.jublk.record.DeviceSpec;
 /**
  * What a daemon and the `ublk add` (or `recover`) that started it say to each other, one JSON document per line:
  * the request on the daemon's stdin, then warnings and one {@link Ready} or {@link Failed} on its stdout, after
- * which the daemon closes stdout and serves on.
+ * which the daemon closes stdout and serves on. Last, on stdin again, the launcher says whether it told the user
+ * ({@link Accepted}) or was interrupted first ({@link Abandoned}): an add nobody was told of is undone whole.
  */
 public final class Handshake {
     private Handshake() {}
@@ -44,4 +45,19 @@ public final class Handshake {
 
     /** The start failed; nothing is left behind. */
     public record Failed(Failure failure) implements Answer {}
+
+    /** The launcher's last word. */
+    @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+    @JsonSubTypes({@JsonSubTypes.Type(value = Accepted.class, name = "accepted"),
+            @JsonSubTypes.Type(value = Abandoned.class, name = "abandoned")})
+    public sealed interface Outcome permits Accepted, Abandoned {}
+
+    /** The user was told the device's path: the device is theirs. */
+    public record Accepted() implements Outcome {}
+
+    /**
+     * The launcher was interrupted (or gave up waiting) before it told the user: the add failed as far as anyone
+     * knows, so the daemon undoes it whole, the file it created included, even if the device was already live.
+     */
+    public record Abandoned() implements Outcome {}
 }

@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
@@ -48,7 +49,8 @@ public final class Launcher {
      * @param mainClass the class whose {@code main} serves {@code argv} (used when not running from a jar)
      */
     public static Handshake.Ready start(Handshake.Request request, List<String> argv, String mainClass,
-            Duration timeout, Consumer<String> warnings) throws InterruptedException {
+            Duration timeout, Consumer<String> warnings, Consumer<Handshake.Ready> tellUser)
+            throws InterruptedException {
         RunDirectory run = RunDirectory.get().ensure();
         Path log = run.newDaemonLog();
         List<String> cmd = new ArrayList<>();
@@ -77,21 +79,20 @@ public final class Launcher {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the server", e);
         }
-        // Interrupted before the answer (Ctrl-C, SIGTERM): the daemon undoes its start.
+        OutputStream toDaemon = p.getOutputStream();
+        // Once the user has been told (or the add is given up), the daemon hears which; only one of the two.
+        AtomicBoolean settled = new AtomicBoolean();
+        // Interrupted before the user was told (Ctrl-C, SIGTERM): the daemon undoes the add, whatever step it is at.
         Thread hook = new Thread(() -> {
-            if (p.isAlive()) {
-                p.destroy();
-                try {
-                    p.waitFor(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            if (settled.compareAndSet(false, true)) {
+                abandon(p, toDaemon);
             }
         }, "ublk-add-interrupted");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            try (OutputStream in = p.getOutputStream()) {
-                in.write((Records.JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+            try {
+                toDaemon.write((Records.JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+                toDaemon.flush();
             } catch (IOException e) {
                 // The daemon died before reading: seen below as no answer.
             }
@@ -102,17 +103,25 @@ public final class Launcher {
                 try {
                     a = next(answers, deadline);
                 } catch (TimeoutException e) {
-                    return noAnswer(run, p, log, timeout, true);
+                    settled.set(true);
+                    return noAnswer(run, p, toDaemon, log, timeout, true);
                 }
                 if (a.isEmpty()) {
-                    return noAnswer(run, p, log, timeout, false);
+                    settled.set(true);
+                    return noAnswer(run, p, toDaemon, log, timeout, false);
                 }
                 switch (a.get()) {
                     case Handshake.Warning w -> warnings.accept(w.message());
                     case Handshake.Ready r -> {
+                        tellUser.accept(r);
+                        if (settled.compareAndSet(false, true)) {
+                            say(toDaemon, new Handshake.Accepted());
+                        }
                         return r;
                     }
                     case Handshake.Failed f -> {
+                        settled.set(true);
+                        say(toDaemon, new Handshake.Abandoned());
                         p.waitFor(60, TimeUnit.SECONDS);
                         // The failure is reported here; its log holds nothing more worth keeping.
                         deleteQuietly(log);
@@ -149,16 +158,45 @@ public final class Launcher {
         }
     }
 
+    /** The launcher's last word to the daemon; then its stdin closes. */
+    private static void say(OutputStream toDaemon, Handshake.Outcome o) {
+        try (toDaemon) {
+            toDaemon.write((Records.JSON.writeValueAsString(o) + "\n").getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            // The daemon is gone.
+        }
+    }
+
+    /**
+     * Tells a daemon whose answer the user never saw to undo its add, and waits for it; a daemon that does not
+     * listen within 30 s gets SIGTERM (it then stops, though a device it had made live keeps its new file), and
+     * another minute.
+     */
+    private static void abandon(Process p, OutputStream toDaemon) {
+        if (!p.isAlive()) {
+            return;
+        }
+        say(toDaemon, new Handshake.Abandoned());
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroy();
+                p.waitFor(60, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The daemon died or hung before answering: stop it, and remove whatever it left. */
-    private static Handshake.Ready noAnswer(RunDirectory run, Process p, Path log, Duration timeout, boolean hung)
-            throws InterruptedException {
+    private static Handshake.Ready noAnswer(RunDirectory run, Process p, OutputStream toDaemon, Path log,
+            Duration timeout, boolean hung) throws InterruptedException {
         if (!hung) {
             // Its stdout ended without an answer: it is exiting (or closed stdout and hangs: then it is stopped).
             hung = !p.waitFor(30, TimeUnit.SECONDS);
         }
         if (hung) {
-            p.destroy(); // SIGTERM: it undoes its start
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            abandon(p, toDaemon);
+            if (p.isAlive()) {
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
             }
