@@ -2,7 +2,7 @@ package io.jublk.cli;
 
 import io.jublk.record.LoopSpec;
 import io.jublk.record.TargetSpec;
-import io.jublk.target.BackingFile;
+import io.jublk.targets.BackingFile;
 import java.nio.file.Path;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;

@@ -1,7 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.ctrl.UblkCommandException;
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.sys.Errno;
 import io.jublk.sys.NativeException;
 import java.io.UncheckedIOException;

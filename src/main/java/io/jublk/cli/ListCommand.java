@@ -1,10 +1,10 @@
 package io.jublk.cli;
 
-import io.jublk.ctrl.DeviceInfo;
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceInfo;
+import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.daemon.Cleanup;
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.Records;

@@ -1,6 +1,6 @@
 package io.jublk.cli;
 
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;

@@ -1,6 +1,6 @@
 package io.jublk.cli;
 
-import io.jublk.ctrl.DeviceInfo;
+import io.jublk.spi.DeviceInfo;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.daemon.Handshake;
 import io.jublk.record.DeviceLock;

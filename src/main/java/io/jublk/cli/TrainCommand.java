@@ -2,14 +2,14 @@ package io.jublk.cli;
 
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
 
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceParams;
 import io.jublk.daemon.Handshake;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
 import io.jublk.record.LoopSpec;
 import io.jublk.record.Records;
 import io.jublk.record.ServerProcess;
-import io.jublk.target.BackingFile;
+import io.jublk.targets.BackingFile;
 import java.nio.file.Path;
 import java.time.Instant;
 import io.jublk.sys.Errno;

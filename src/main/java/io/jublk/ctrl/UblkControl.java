@@ -1,5 +1,7 @@
 package io.jublk.ctrl;
 
+import io.jublk.spi.DeviceParams;
+import io.jublk.spi.DeviceInfo;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 

@@ -1,7 +1,7 @@
 package io.jublk.daemon;
 
 import io.jublk.ctrl.UblkControl;
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.Records;

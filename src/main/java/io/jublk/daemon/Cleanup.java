@@ -1,8 +1,8 @@
 package io.jublk.daemon;
 
-import io.jublk.ctrl.DeviceInfo;
+import io.jublk.spi.DeviceInfo;
 import io.jublk.ctrl.UblkControl;
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.Records;

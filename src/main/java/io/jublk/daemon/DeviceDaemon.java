@@ -1,11 +1,11 @@
 package io.jublk.daemon;
 
-import io.jublk.ctrl.DeviceInfo;
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceInfo;
+import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.metrics.MetricsServer;
-import io.jublk.queue.ConfigException;
-import io.jublk.queue.Target;
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.Target;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;

@@ -1,5 +1,10 @@
 package io.jublk.queue;
 
+import io.jublk.spi.Target;
+import io.jublk.spi.RequestDecoder;
+import io.jublk.spi.Request;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.QueueContext;
 import static io.jublk.uapi.IoUringUapi.IORING_ASYNC_CANCEL_ANY;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
@@ -101,6 +106,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private Request[] requests;
     private byte[] state;
     private long[] backendStart;
+    private long[] startNanos;
     private int[] backendOps;
     private int active;
     private int backendInflight;
@@ -230,18 +236,19 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         requests = new Request[depth];
         if (cfg.zeroCopy()) {
             for (int tag = 0; tag < depth; tag++) {
-                requests[tag] = new Request(tag, MemorySegment.NULL);
+                requests[tag] = RequestDecoder.newRequest(tag, MemorySegment.NULL);
             }
         } else {
             long stride = Layouts.roundUp(cfg.bufferBytes(), page);
             buffers = Mmap.map(ioMemory, stride * depth, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
                     LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap request buffers");
             for (int tag = 0; tag < depth; tag++) {
-                requests[tag] = new Request(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
+                requests[tag] = RequestDecoder.newRequest(tag, buffers.asSlice(tag * stride, cfg.bufferBytes()));
             }
         }
         state = new byte[depth];
         backendStart = new long[depth];
+        startNanos = new long[depth];
         backendOps = new int[depth];
         wakeBuf = ioMemory.allocate(8, 8);
 
@@ -467,7 +474,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         int opFlags = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.OP_FLAGS);
         int nrSectors = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.NR_SECTORS);
         long startSector = descriptors.get(JAVA_LONG, desc + UblksrvIoDesc.START_SECTOR);
-        r.startNanos = System.nanoTime();
+        startNanos[tag] = System.nanoTime();
         stats.started();
         int result = cfg.decoder().decode(r, opFlags, nrSectors, startSector);
         if (result == 0) {
@@ -523,7 +530,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             given = BlockLayerErrno.of(result);
             logOnce(r, result, given);
         }
-        stats.completed(r.op, result, System.nanoTime() - r.startNanos);
+        stats.completed(r.op(), result, System.nanoTime() - startNanos[r.tag()]);
         ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
     }
 

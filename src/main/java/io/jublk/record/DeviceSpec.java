@@ -1,7 +1,7 @@
 package io.jublk.record;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.uapi.Ublk;
 
 /**

@@ -1,9 +1,9 @@
 package io.jublk.record;
 
-import io.jublk.queue.ConfigException;
-import io.jublk.queue.Target;
-import io.jublk.target.BackingFile;
-import io.jublk.target.LoopTarget;
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.Target;
+import io.jublk.targets.BackingFile;
+import io.jublk.targets.LoopTarget;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

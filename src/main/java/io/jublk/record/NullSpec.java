@@ -1,8 +1,8 @@
 package io.jublk.record;
 
-import io.jublk.queue.ConfigException;
-import io.jublk.queue.Target;
-import io.jublk.target.NullTarget;
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.Target;
+import io.jublk.targets.NullTarget;
 import java.util.List;
 import java.util.Map;
 

@@ -1,6 +1,6 @@
 package io.jublk.record;
 
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package io.jublk.record;
 
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.sys.LibC;
 import java.io.IOException;
 import java.io.OutputStream;

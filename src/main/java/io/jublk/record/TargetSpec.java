@@ -2,7 +2,7 @@ package io.jublk.record;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
-import io.jublk.queue.Target;
+import io.jublk.spi.Target;
 import java.util.List;
 import java.util.Map;
 

@@ -1,11 +1,11 @@
 package io.jublk.server;
 
-import io.jublk.ctrl.DeviceInfo;
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceInfo;
+import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.queue.QueueStats;
-import io.jublk.queue.RequestDecoder;
-import io.jublk.queue.Target;
+import io.jublk.spi.RequestDecoder;
+import io.jublk.spi.Target;
 import io.jublk.queue.UblkQueue;
 import io.jublk.sys.Errno;
 import io.jublk.sys.Fd;

@@ -1,13 +1,13 @@
 package io.jublk.bench;
 
 import io.jublk.queue.BenchRequests;
-import io.jublk.queue.QueueContext;
-import io.jublk.queue.QueueHandler;
-import io.jublk.queue.Request;
-import io.jublk.queue.RequestDecoder;
+import io.jublk.spi.QueueContext;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.Request;
+import io.jublk.spi.RequestDecoder;
 import io.jublk.sys.Errno;
-import io.jublk.target.BackingFile;
-import io.jublk.target.LoopTarget;
+import io.jublk.targets.BackingFile;
+import io.jublk.targets.LoopTarget;
 import io.jublk.uapi.Ublk;
 import java.io.IOException;
 import java.lang.foreign.Arena;

@@ -4,8 +4,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import io.jublk.queue.BenchRequests;
-import io.jublk.queue.Request;
-import io.jublk.queue.RequestDecoder;
+import io.jublk.spi.Request;
+import io.jublk.spi.RequestDecoder;
 import io.jublk.uapi.Ublk;
 import io.jublk.uapi.UblksrvIoDesc;
 import java.lang.foreign.Arena;

@@ -1,5 +1,7 @@
 package io.jublk.queue;
 
+import io.jublk.spi.RequestDecoder;
+import io.jublk.spi.Request;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -10,6 +12,6 @@ public final class BenchRequests {
     private BenchRequests() {}
 
     public static Request newRequest(int tag, MemorySegment buffer) {
-        return new Request(tag, buffer);
+        return RequestDecoder.newRequest(tag, buffer);
     }
 }

@@ -1,12 +1,17 @@
 package io.jublk.queue;
 
+import io.jublk.spi.Target;
+import io.jublk.spi.RequestDecoder;
+import io.jublk.spi.Request;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.QueueContext;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SINGLE_ISSUER;
 import static io.jublk.uapi.IoUringUapi.IOSQE_FIXED_FILE;
 import static io.jublk.uapi.IoUringUapi.IOSQE_IO_LINK;
 
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceParams;
 import io.jublk.sys.Errno;
 import io.jublk.sys.LibC;
 import io.jublk.uapi.IoUringUapi;
@@ -121,7 +126,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         for (int tag = 0; tag < depth; tag++) {
             data[tag] = all.asSlice(tag * stride, bufferBytes);
             // A zero-copy request has no buffer of its own: its data is only reachable as fixed buffer "tag".
-            requests[tag] = new Request(tag, zeroCopy ? MemorySegment.NULL : data[tag]);
+            requests[tag] = RequestDecoder.newRequest(tag, zeroCopy ? MemorySegment.NULL : data[tag]);
         }
         results = new int[depth];
         active = new boolean[depth];

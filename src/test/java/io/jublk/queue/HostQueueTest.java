@@ -1,10 +1,14 @@
 package io.jublk.queue;
 
+import io.jublk.spi.Target;
+import io.jublk.spi.Request;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.QueueContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceParams;
 import io.jublk.sys.Errno;
 import io.jublk.sys.Fd;
 import io.jublk.uapi.LinuxUapi;

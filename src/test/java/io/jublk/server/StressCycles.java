@@ -1,9 +1,9 @@
 package io.jublk.server;
 
 import com.sun.nio.file.ExtendedOpenOption;
-import io.jublk.target.BackingFile;
-import io.jublk.target.LoopTarget;
-import io.jublk.target.NullTarget;
+import io.jublk.targets.BackingFile;
+import io.jublk.targets.LoopTarget;
+import io.jublk.targets.NullTarget;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

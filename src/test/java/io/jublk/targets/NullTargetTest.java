@@ -1,4 +1,4 @@
-package io.jublk.target;
+package io.jublk.targets;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,15 +1,15 @@
-package io.jublk.target;
+package io.jublk.targets;
 
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_KEEP_SIZE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_PUNCH_HOLE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_ZERO_RANGE;
 
-import io.jublk.ctrl.DeviceParams;
-import io.jublk.queue.ConfigException;
-import io.jublk.queue.QueueContext;
-import io.jublk.queue.QueueHandler;
-import io.jublk.queue.Request;
-import io.jublk.queue.Target;
+import io.jublk.spi.DeviceParams;
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.QueueContext;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.Request;
+import io.jublk.spi.Target;
 import io.jublk.sys.Errno;
 import io.jublk.uapi.LinuxUapi;
 import io.jublk.uapi.Ublk;

@@ -1,4 +1,4 @@
-package io.jublk.ctrl;
+package io.jublk.spi;
 
 import io.jublk.uapi.Ublk;
 import io.jublk.uapi.UblkFeature;
@@ -11,7 +11,8 @@ import java.util.List;
 public record DeviceInfo(int devId, int nrHwQueues, int queueDepth, int state, int ioDescSize, int maxIoBufBytes,
         int ublksrvPid, long flags, long ublksrvFlags, int ownerUid, int ownerGid) {
 
-    static DeviceInfo decode(MemorySegment s) {
+    /** From the kernel's {@code struct ublksrv_ctrl_dev_info} (the control plane reads it). */
+    public static DeviceInfo decode(MemorySegment s) {
         int descSize = UblksrvCtrlDevInfo.ioDescSize(s);
         return new DeviceInfo(UblksrvCtrlDevInfo.devId(s), UblksrvCtrlDevInfo.nrHwQueues(s),
                 UblksrvCtrlDevInfo.queueDepth(s), UblksrvCtrlDevInfo.state(s),

@@ -1,4 +1,4 @@
-package io.jublk.ctrl;
+package io.jublk.spi;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -59,7 +59,7 @@ public record DeviceParams(int types, long devSectors, int logicalBsShift, int p
         return (types & Ublk.UBLK_PARAM_TYPE_DISCARD) != 0 && maxWriteZeroesSectors > 0;
     }
 
-    void encode(MemorySegment s) {
+    public void encode(MemorySegment s) {
         s.asSlice(0, UblkParams.SIZE).fill((byte) 0);
         s.set(JAVA_INT, UblkParams.LEN, (int) UblkParams.SIZE);
         // devt is read-only: the kernel rejects SET_PARAMS that carries it.
@@ -87,7 +87,7 @@ public record DeviceParams(int types, long devSectors, int logicalBsShift, int p
         }
     }
 
-    static DeviceParams decode(MemorySegment s) {
+    public static DeviceParams decode(MemorySegment s) {
         long b = UblkParams.BASIC;
         long d = UblkParams.DISCARD;
         long t = UblkParams.DEVT;

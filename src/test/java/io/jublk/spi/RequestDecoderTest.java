@@ -1,4 +1,4 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,7 +31,7 @@ class RequestDecoderTest {
         for (int lbs : new int[] {512, 4096}) {
             for (boolean ro : new boolean[] {false, true}) {
                 RequestDecoder d = new RequestDecoder(SECTORS, MAX_IO, lbs, ro);
-                Request r = new Request(3, buffer);
+                Request r = RequestDecoder.newRequest(3, buffer);
                 SplittableRandom rnd = new SplittableRandom(lbs * 31L + (ro ? 1 : 0));
                 int accepted = 0;
                 for (int i = 0; i < 500_000; i++) {
@@ -81,7 +81,7 @@ class RequestDecoderTest {
     @Test
     void specificCases() {
         RequestDecoder d = new RequestDecoder(SECTORS, MAX_IO, 4096, false);
-        Request r = new Request(0, buffer);
+        Request r = RequestDecoder.newRequest(0, buffer);
         assertEquals(0, d.decode(r, Ublk.UBLK_IO_OP_READ, 8, 0));
         assertEquals(0, d.decode(r, Ublk.UBLK_IO_OP_WRITE | Ublk.UBLK_IO_F_FUA, 8, SECTORS - 8));
         assertTrue(r.fua());

@@ -1,6 +1,7 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 import io.jublk.sys.Errno;
+import java.lang.foreign.MemorySegment;
 import io.jublk.uapi.Ublk;
 import io.jublk.uapi.UblksrvIoDesc;
 
@@ -79,6 +80,16 @@ public final class RequestDecoder {
             return -Errno.EINVAL;
         }
         return 0;
+    }
+
+    /**
+     * The request object of one tag, made once when a queue starts and reused for every request on that tag; for
+     * queue runtimes (and tests that stand in for one).
+     *
+     * @param buffer the tag's data buffer, or {@link MemorySegment#NULL} on a zero-copy device
+     */
+    public static Request newRequest(int tag, MemorySegment buffer) {
+        return new Request(tag, buffer);
     }
 
     public long deviceSectors() {

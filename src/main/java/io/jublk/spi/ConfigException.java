@@ -1,4 +1,4 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 /**
  * What was asked for cannot be served: a bad option, a backing file that does not exist or is of the wrong

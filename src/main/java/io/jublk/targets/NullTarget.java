@@ -1,10 +1,10 @@
-package io.jublk.target;
+package io.jublk.targets;
 
-import io.jublk.ctrl.DeviceParams;
-import io.jublk.queue.QueueContext;
-import io.jublk.queue.QueueHandler;
-import io.jublk.queue.Request;
-import io.jublk.queue.Target;
+import io.jublk.spi.DeviceParams;
+import io.jublk.spi.QueueContext;
+import io.jublk.spi.QueueHandler;
+import io.jublk.spi.Request;
+import io.jublk.spi.Target;
 import io.jublk.uapi.Ublk;
 import java.util.Map;
 

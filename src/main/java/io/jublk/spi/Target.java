@@ -1,6 +1,6 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
-import io.jublk.ctrl.DeviceParams;
+import io.jublk.spi.DeviceParams;
 import java.util.Map;
 
 /**

@@ -1,10 +1,10 @@
-package io.jublk.target;
+package io.jublk.targets;
 
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_KEEP_SIZE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_PUNCH_HOLE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_ZERO_RANGE;
 
-import io.jublk.queue.ConfigException;
+import io.jublk.spi.ConfigException;
 import io.jublk.sys.Errno;
 import io.jublk.sys.Fd;
 import io.jublk.sys.LibC;

@@ -1,4 +1,4 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 /**
  * Serves the requests of one hardware queue; created by {@link Target#openQueue(QueueContext)} on the queue's

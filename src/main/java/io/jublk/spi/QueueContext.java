@@ -1,4 +1,4 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 /**
  * What a {@link QueueHandler} may do on its queue: start asynchronous file operations on the queue's own

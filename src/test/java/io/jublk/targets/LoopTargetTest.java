@@ -1,4 +1,4 @@
-package io.jublk.target;
+package io.jublk.targets;
 
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_KEEP_SIZE;
 import static io.jublk.uapi.LinuxUapi.FALLOC_FL_PUNCH_HOLE;

@@ -1,4 +1,4 @@
-package io.jublk.queue;
+package io.jublk.spi;
 
 import io.jublk.uapi.Ublk;
 import java.lang.foreign.MemorySegment;
@@ -20,7 +20,6 @@ public final class Request {
     int flags;
     long startSector;
     int sectors;
-    long startNanos;
 
     /** Free for the target: e.g. how many bytes of a READ/WRITE are done, when continuing a short one. */
     public long scratch;
