@@ -1,6 +1,10 @@
-package io.jublk.server;
+package io.jublk.vmtier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import io.jublk.server.UblkServer;
 import io.jublk.targets.BackingFile;
 import io.jublk.targets.LoopTarget;
 import io.jublk.targets.NullTarget;
@@ -18,24 +22,32 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.logging.Level;
-import java.util.logging.Logger;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Reliability scenario "50 add → I/O → del cycles with two devices at once", in one process through the Java
- * API (the CLI would spawn a daemon per device). Each cycle starts a null and a loop device concurrently,
- * writes a pattern that depends on the cycle and the offset through {@code /dev/ublkbN} with O_DIRECT and
- * reads it back, then stops and deletes both concurrently. Afterwards it checks that the kernel gave the same
- * ids every cycle, that the process holds as many descriptors and threads as after the first cycle, that no
- * {@code /dev/ublkcN} mapping and no device node is left, and that every read-back matched.
- *
- * <p>Prints {@code PASS ...} / {@code FAIL ...} lines and {@code # ...} progress; exits 1 on any failure. Needs
- * ublk (run by {@code vm-tests/rel-stress.sh}): {@code StressCycles DIR [CYCLES]}, DIR on a real file system
- * for the loop target's backing file.
+ * 50 add → I/O → del cycles with two devices at once, in this one process. Each cycle starts a null and a loop
+ * device concurrently, writes a pattern that depends on the cycle and the offset through {@code /dev/ublkbN} with
+ * O_DIRECT and reads it back, then stops and deletes both concurrently. The cycles run once, before the tests;
+ * each test is one verdict on them: the kernel gave the same ids every cycle, every read-back matched, every stop
+ * was clean, nothing was left after any del, and the process holds as many descriptors and threads after the last
+ * cycle as after the first. {@code -Djublk.stress.cycles=N} runs another number of cycles.
  */
-public final class StressCycles {
+@ExtendWith(UblkKernel.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class StressCyclesTest {
+    private static final int CYCLES = Integer.getInteger("jublk.stress.cycles", 50);
     private static final long NULL_SIZE = 64L << 20;
     private static final long LOOP_SIZE = 64L << 20;
     /** Bytes written and read back per cycle: on the loop device, and on the null device. */
@@ -46,35 +58,27 @@ public final class StressCycles {
     private static final int ALIGN = 4096;
     /** A thread or descriptor can outlive its Thread.join / close by a moment; a leak does not go away. */
     private static final Duration SETTLE = Duration.ofSeconds(5);
+    /**
+     * The JDK's threads that wait for child processes (the tests before this one run fio and mkfs) end when they
+     * have been idle a while, whenever that is: not this test's business, and not counted.
+     */
+    private static final Predicate<String> COUNTED_THREAD = name -> !name.equals("process reaper");
 
-    // Held so the level sticks (java.util.logging keeps loggers weakly): one line per device start and stop
-    // would be 200 lines of noise; warnings and errors still show.
-    private static final Logger JUBLK_LOG = Logger.getLogger("io.jublk");
-
-    private final Path dir;
-    private final int cycles;
     private final ByteBuffer written = aligned(LOOP_IO);
     private final ByteBuffer read = aligned(LOOP_IO);
     private final ByteBuffer nullWritten = aligned(NULL_IO);
     private final ByteBuffer nullRead = aligned(NULL_IO);
     private final ByteBuffer zeros = ByteBuffer.allocate(NULL_IO);
-    private final List<Failure> cycleFailures = Collections.synchronizedList(new ArrayList<>());
-    private int failed;
+    private final List<Failure> failures = Collections.synchronizedList(new ArrayList<>());
 
-    private StressCycles(Path dir, int cycles) {
-        this.dir = dir;
-        this.cycles = cycles;
-    }
-
-    public static void main(String[] args) throws Exception {
-        if (args.length < 1 || args.length > 2) {
-            System.err.println("usage: StressCycles DIR [CYCLES]");
-            System.exit(2);
-        }
-        JUBLK_LOG.setLevel(Level.WARNING);
-        StressCycles s = new StressCycles(Path.of(args[0]), args.length > 1 ? Integer.parseInt(args[1]) : 50);
-        System.exit(s.run() ? 0 : 1);
-    }
+    // What the cycles found, for the tests.
+    private int cyclesDone;
+    private List<Integer> firstIds;
+    private final List<Integer> idsSeen = new ArrayList<>();
+    private Map<String, String> fdsAfterFirst;
+    private Map<String, String> fdsAfterLast;
+    private List<String> threadsAfterFirst;
+    private List<String> threadsAfterLast;
 
     private record Outcome<T>(T value, Throwable error) {}
 
@@ -85,26 +89,110 @@ public final class StressCycles {
 
     private record Started(UblkServer nullServer, UblkServer loopServer) {}
 
-    private boolean run() throws Exception {
-        Path file = dir.resolve("stress-loop.img");
-        Files.deleteIfExists(file);
-        List<Integer> firstIds = null;
-        List<Integer> idsSeen = new ArrayList<>();
-        Map<String, String> fdsAfterFirst = null;
-        List<String> threadsAfterFirst = null;
-        int cyclesDone = 0;
-        long runStart = System.nanoTime();
-        long slowest = 0;
+    // ---- the verdicts -----------------------------------------------------------------------------------------
 
-        for (int c = 1; c <= cycles; c++) {
-            int failuresBefore = cycleFailures.size();
+    @Test
+    @Order(1)
+    @DisplayName("every add -> I/O -> del cycle with two devices at once ran")
+    void everyCycleRan() {
+        assertEquals(CYCLES, cyclesDone, "cycles done" + failuresOf(Check.START));
+        assertNone(Check.START);
+    }
+
+    @Test
+    @Order(2)
+    @DisplayName("the kernel gave the same two ids in every cycle")
+    void idsAreReused() {
+        assertTrue(cyclesDone > 0, "no cycle ran");
+        assertNone(Check.IDS);
+    }
+
+    @Test
+    @Order(3)
+    @DisplayName("data read back equals data written in every cycle (loop: through the device and in the file"
+            + " after del; null: reads zeros)")
+    void dataReadBackMatches() {
+        assertTrue(cyclesDone > 0, "no cycle ran");
+        assertNone(Check.DATA);
+    }
+
+    @Test
+    @Order(4)
+    @DisplayName("every stop returned 0 and left no queue thread or queue failure")
+    void everyStopWasClean() {
+        assertTrue(cyclesDone > 0, "no cycle ran");
+        assertNone(Check.STOP);
+    }
+
+    @Test
+    @Order(5)
+    @DisplayName("device nodes and char-device mappings gone right after every del")
+    void nothingLeftAfterADel() {
+        assertTrue(cyclesDone > 0, "no cycle ran");
+        assertNone(Check.LEFTOVERS);
+    }
+
+    @Test
+    @Order(6)
+    @DisplayName("as many open descriptors after the last cycle as after the first")
+    void noDescriptorLeaks() {
+        assertTrue(fdsAfterFirst != null, "no cycle completed");
+        assertEquals(fdsAfterFirst.size(), fdsAfterLast.size(), "open descriptors after the last cycle (after the"
+                + " first: " + fdsAfterFirst.size() + ")" + diff(fdsAfterFirst, fdsAfterLast));
+    }
+
+    @Test
+    @Order(7)
+    @DisplayName("as many threads after the last cycle as after the first")
+    void noThreadLeaks() {
+        assertTrue(threadsAfterFirst != null, "no cycle completed");
+        assertEquals(threadsAfterFirst.size(), threadsAfterLast.size(), "threads after the last cycle (after the"
+                + " first: " + threadsAfterFirst.size() + ")" + diff(threadsAfterFirst, threadsAfterLast));
+    }
+
+    @Test
+    @Order(8)
+    @DisplayName("no mapping of /dev/ublkc* and no device node of any id used is left at the end")
+    void nothingLeftAtTheEnd() throws IOException {
+        assertEquals(List.of(), ublkcMappings(), "mappings of /dev/ublkc*");
+        List<String> nodes = new ArrayList<>();
+        for (int id : idsSeen) {
+            for (String n : List.of("/dev/ublkb" + id, "/dev/ublkc" + id)) {
+                if (Files.exists(Path.of(n))) {
+                    nodes.add(n);
+                }
+            }
+        }
+        assertEquals(List.of(), nodes, "device nodes of ids " + sorted(idsSeen));
+    }
+
+    private void assertNone(Check check) {
+        assertEquals("", failuresOf(check), check + " failures");
+    }
+
+    private String failuresOf(Check check) {
+        StringBuilder b = new StringBuilder();
+        synchronized (failures) {
+            failures.stream().filter(f -> f.check() == check).limit(20)
+                    .forEach(f -> b.append("\ncycle ").append(f.cycle()).append(": ").append(f.text()));
+        }
+        return b.toString();
+    }
+
+    // ---- the cycles -------------------------------------------------------------------------------------------
+
+    @BeforeAll
+    void runCycles(@TempDir(factory = Scratch.class) Path dir) throws Exception {
+        Path file = dir.resolve("stress-loop.img");
+        long runStart = System.nanoTime();
+        for (int c = 1; c <= CYCLES; c++) {
+            int failuresBefore = failures.size();
             long t0 = System.nanoTime();
             LoopTarget loopTarget = LoopTarget.open(new LoopTarget.Config(file, LOOP_SIZE, BackingFile.Mode.DIRECT,
                     false, null, false));
             Started s = startBoth(loopTarget, c);
             if (s == null) {
-                // Whether or not the failed start closed it (close is idempotent).
-                loopTarget.close();
+                loopTarget.close(); // whether or not the failed start closed it (close is idempotent)
                 break;
             }
             List<Integer> ids = List.of(s.nullServer().info().devId(), s.loopServer().info().devId());
@@ -132,69 +220,29 @@ public final class StressCycles {
             afterStop(ids, file, c);
             long t3 = System.nanoTime();
             cyclesDone = c;
-            slowest = Math.max(slowest, t3 - t0);
-            System.out.printf("# cycle %d/%d: ids %s; start %.2f s, I/O %.2f s, stop and checks %.2f s%s%n", c,
-                    cycles, ids, secs(t1 - t0), secs(t2 - t1), secs(t3 - t2),
-                    cycleFailures.size() > failuresBefore ? " (failures)" : "");
+            if (c == 1 || c == CYCLES || failures.size() > failuresBefore) {
+                System.out.printf("     # cycle %d/%d: ids %s; start %.2f s, I/O %.2f s, stop and checks %.2f s%s%n",
+                        c, CYCLES, ids, secs(t1 - t0), secs(t2 - t1), secs(t3 - t2),
+                        failures.size() > failuresBefore ? " (failures)" : "");
+            }
             if (!stoppedCleanly) {
                 // A server that did not stop may still hold its device: later cycles would only repeat that.
                 break;
             }
             if (c == 1) {
-                fdsAfterFirst = settled(StressCycles::openFds, null);
-                threadsAfterFirst = settled(StressCycles::threadNames, null);
-                System.out.println("# after cycle 1: " + fdsAfterFirst.size() + " descriptors, "
-                        + threadsAfterFirst.size() + " threads");
+                fdsAfterFirst = settled(StressCyclesTest::openFds, null);
+                threadsAfterFirst = settled(StressCyclesTest::threadNames, null);
             }
         }
-        double total = secs(System.nanoTime() - runStart);
-
-        synchronized (cycleFailures) {
-            for (Failure f : cycleFailures) {
-                System.out.println("     | cycle " + f.cycle() + ": " + f.text());
-            }
-        }
-        verdict(cyclesDone == cycles && none(Check.START), cyclesDone + " of " + cycles
-                + " add -> I/O -> del cycles with two devices at once" + String.format(
-                " (%.1f s, %.2f s a cycle, slowest %.2f s)", total, total / Math.max(1, cyclesDone), secs(slowest)));
-        verdict(cyclesDone == cycles && none(Check.IDS), "ids reused: "
-                + (firstIds == null ? "none" : sorted(firstIds)) + " in every cycle");
-        verdict(cyclesDone > 0 && none(Check.DATA), "data read back equals data written in every cycle (loop: "
-                + (LOOP_IO >> 20) + " MiB through the device, and in the backing file after del; null: reads zeros)");
-        verdict(cyclesDone > 0 && none(Check.STOP), "every stop returned 0 and left no queue thread or queue failure");
-        verdict(cyclesDone > 0 && none(Check.LEFTOVERS), "device nodes and char-device mappings gone right after"
-                + " every del");
-
+        System.out.printf("     # %d cycles in %.1f s%n", cyclesDone, secs(System.nanoTime() - runStart));
         if (fdsAfterFirst != null) {
-            Map<String, String> fdsAfterFirstCopy = fdsAfterFirst;
-            Map<String, String> fds = settled(StressCycles::openFds, m -> m.size() == fdsAfterFirstCopy.size());
-            verdict(fds.size() == fdsAfterFirst.size(), "open descriptors after the last cycle: " + fds.size()
-                    + " (after cycle 1: " + fdsAfterFirst.size() + ")" + fdDiff(fdsAfterFirst, fds));
+            Map<String, String> first = fdsAfterFirst;
+            fdsAfterLast = settled(StressCyclesTest::openFds, m -> m.size() == first.size());
             List<String> firstThreads = threadsAfterFirst;
-            List<String> threads = settled(StressCycles::threadNames, t -> t.size() == firstThreads.size());
-            verdict(threads.size() == threadsAfterFirst.size(), "threads after the last cycle: " + threads.size()
-                    + " (after cycle 1: " + threadsAfterFirst.size() + ")" + threadDiff(threadsAfterFirst, threads));
-        } else {
-            verdict(false, "descriptor and thread counts: no cycle completed");
+            threadsAfterLast = settled(StressCyclesTest::threadNames, t -> t.size() == firstThreads.size());
         }
-        List<String> maps = ublkcMappings();
-        verdict(maps.isEmpty(), "mappings of /dev/ublkc* at the end: " + maps.size()
-                + (maps.isEmpty() ? "" : ": " + maps));
-        List<String> nodes = new ArrayList<>();
-        for (int id : idsSeen) {
-            for (String n : List.of("/dev/ublkb" + id, "/dev/ublkc" + id)) {
-                if (Files.exists(Path.of(n))) {
-                    nodes.add(n);
-                }
-            }
-        }
-        verdict(nodes.isEmpty(), "device nodes of ids " + sorted(idsSeen) + " gone at the end"
-                + (nodes.isEmpty() ? "" : ": still there: " + nodes));
         Files.deleteIfExists(file);
-        return failed == 0;
     }
-
-    // ---- one cycle --------------------------------------------------------------------------------------
 
     private static UblkServer.Options options(int queues) {
         return UblkServer.Options.builder().queues(queues).depth(64).readyTimeout(Duration.ofSeconds(60)).build();
@@ -239,8 +287,7 @@ public final class StressCycles {
         pattern(written, cycle, offset);
         try (FileChannel ch = openDirect(server)) {
             transfer(ch, written, offset, true);
-            // FLUSH: the loop target's fdatasync path.
-            ch.force(false);
+            ch.force(false); // FLUSH: the loop target's fdatasync path
             read.clear().put(0, new byte[LOOP_IO]);
             transfer(ch, read, offset, false);
         }
@@ -317,7 +364,7 @@ public final class StressCycles {
         compare(cycle, "the backing file after del", read);
     }
 
-    // ---- I/O helpers ------------------------------------------------------------------------------------
+    // ---- I/O helpers ------------------------------------------------------------------------------------------
 
     private static FileChannel openDirect(UblkServer server) throws IOException {
         return FileChannel.open(Path.of(server.blockDevice()), StandardOpenOption.READ, StandardOpenOption.WRITE,
@@ -358,7 +405,7 @@ public final class StressCycles {
                 .order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    // ---- process state ----------------------------------------------------------------------------------
+    // ---- process state ----------------------------------------------------------------------------------------
 
     /** Open descriptors of this process: number → what it points at. */
     private static Map<String, String> openFds() {
@@ -383,7 +430,7 @@ public final class StressCycles {
         return fds;
     }
 
-    /** The names of this process's threads (from the kernel's view, /proc/self/task), sorted. */
+    /** The names of this process's threads (from the kernel's view, /proc/self/task) that count, sorted. */
     private static List<String> threadNames() {
         List<String> names = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("/proc/self/task"))) {
@@ -397,8 +444,7 @@ public final class StressCycles {
         } catch (IOException e) {
             throw new IllegalStateException("listing /proc/self/task", e);
         }
-        Collections.sort(names);
-        return names;
+        return names.stream().filter(COUNTED_THREAD).sorted().toList();
     }
 
     private static List<String> ublkcMappings() throws IOException {
@@ -409,7 +455,7 @@ public final class StressCycles {
      * Samples until {@code done} holds, or two samples 200 ms apart agree (done == null), within SETTLE: a
      * thread's task can outlive its join for a moment.
      */
-    private static <T> T settled(Callable<T> sample, java.util.function.Predicate<T> done) throws Exception {
+    private static <T> T settled(Callable<T> sample, Predicate<T> done) throws Exception {
         long deadline = System.nanoTime() + SETTLE.toNanos();
         T last = sample.call();
         while (System.nanoTime() < deadline) {
@@ -426,7 +472,7 @@ public final class StressCycles {
         return last;
     }
 
-    private static String fdDiff(Map<String, String> before, Map<String, String> after) {
+    private static String diff(Map<String, String> before, Map<String, String> after) {
         List<String> extra = new ArrayList<>();
         after.forEach((fd, target) -> {
             if (!target.equals(before.get(fd))) {
@@ -442,7 +488,7 @@ public final class StressCycles {
         return (extra.isEmpty() ? "" : "; new: " + extra) + (missing.isEmpty() ? "" : "; gone: " + missing);
     }
 
-    private static String threadDiff(List<String> before, List<String> after) {
+    private static String diff(List<String> before, List<String> after) {
         List<String> extra = new ArrayList<>(after);
         before.forEach(extra::remove);
         List<String> missing = new ArrayList<>(before);
@@ -450,7 +496,7 @@ public final class StressCycles {
         return (extra.isEmpty() ? "" : "; new: " + extra) + (missing.isEmpty() ? "" : "; gone: " + missing);
     }
 
-    // ---- small things -----------------------------------------------------------------------------------
+    // ---- small things -----------------------------------------------------------------------------------------
 
     /** Runs each task on its own platform thread and waits for all of them. */
     private static <T> List<Outcome<T>> concurrently(List<Callable<T>> tasks) throws InterruptedException {
@@ -479,20 +525,7 @@ public final class StressCycles {
     }
 
     private void fail(Check check, int cycle, String text) {
-        cycleFailures.add(new Failure(check, cycle, text));
-    }
-
-    private boolean none(Check check) {
-        synchronized (cycleFailures) {
-            return cycleFailures.stream().noneMatch(f -> f.check() == check);
-        }
-    }
-
-    private void verdict(boolean pass, String what) {
-        if (!pass) {
-            failed++;
-        }
-        System.out.println((pass ? "PASS " : "FAIL ") + what);
+        failures.add(new Failure(check, cycle, text));
     }
 
     private static List<Integer> sorted(List<Integer> ids) {
