@@ -1,7 +1,7 @@
 #!/bin/bash
 # SIGTERM to the daemon while ext4 on the device takes heavy writes, MODE direct|buffered: the daemon stops the
 # device cleanly and exits; served again from the same file, the file system mounts, every file written
-# before the last `sync` is intact, and e2fsck -fn is clean.
+# before the last `sync` is intact, and e2fsck -fn is clean. (And `ublk list` shows the device's mode and file.)
 # vm-test: --disk 2G -- direct
 # vm-test: --disk 2G -- buffered
 # vm-test-seconds: 170
@@ -12,6 +12,7 @@ f=$SCRATCH/fs.img
 dev=$(add_device loop --file "$f" --size 512M "$(mode_arg "$mode")") || finish
 id=$(dev_id "$dev")
 pid=$(daemon_pid "$id")
+check "ublk list shows mode $mode and the file" sh -c "ublk list -n $id | grep -q ' $mode .*$f'"
 mkfs.ext4 -q "$dev" && mkdir -p /mnt/u && mount "$dev" /mnt/u || { fail "mkfs/mount"; finish; }
 mkdir /mnt/u/safe
 for i in $(seq 1 20); do head -c $((256 << 10)) /dev/urandom >/mnt/u/safe/f$i; done

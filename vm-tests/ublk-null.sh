@@ -1,6 +1,8 @@
 #!/bin/bash
-# ublk add null: a 1 GiB device appears, fio reads and writes it (io_uring, iodepth 32), ublk list shows it,
-# ublk del removes both the block and the char device.
+# ublk add null: a 1 GiB device appears, fio reads and writes it (io_uring, iodepth 32), ublk list shows it; with
+# a second device (256 MiB, two queues) alongside, ublk list shows both, and ublk del --all removes both block and
+# char devices, their daemons and state files. (What the server does with two devices at once, and with two queues,
+# is tested in one JVM by the tier: vmtier.sh, NullDevicesTest.)
 # vm-test:
 # vm-test-seconds: 100
 . "$(dirname "$0")/lib/scenario.sh"
@@ -27,9 +29,18 @@ for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"dept
 done
 pid=$(daemon_pid "$id")
 check "the daemon ($pid) is alive" kill -0 "$pid"
-check "ublk del -n $id" ublk del -n "$id"
-check "$dev is gone" test ! -e "$dev"
-check "/dev/ublkc$id is gone" test ! -e "/dev/ublkc$id"
-check "the daemon exited" sh -c "! kill -0 $pid 2>/dev/null"
-check "no state file left" test ! -e "/run/jublk/ublk$id.json"
+dev2=$(add_device null --size 256M -q 2) || finish
+id2=$(dev_id "$dev2")
+pid2=$(state_pid "$id2")
+check "a second device ($dev2) of its own" test "$dev2" != "$dev"
+expect_eq "ublk list shows two" 2 "$(ublk list --json | grep -o '"id":' | wc -l)"
+check "ublk del --all" ublk del --all
+for d in "$id:$dev:$pid" "$id2:$dev2:$pid2"; do
+  IFS=: read -r i b p <<<"$d"
+  check "$b is gone" test ! -e "$b"
+  check "/dev/ublkc$i is gone" test ! -e "/dev/ublkc$i"
+  check "its daemon ($p) exited" sh -c "! kill -0 $p 2>/dev/null"
+  check "no state file left for $i" test ! -e "/run/jublk/ublk$i.json"
+done
+check "no ublk process left" test -z "$(ublk_procs)"
 finish
