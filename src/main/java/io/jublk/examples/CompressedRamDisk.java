@@ -22,11 +22,13 @@ import java.util.zip.Inflater;
  * memory at all. Compressing costs CPU time, and that belongs on worker threads: a queue's own thread should do
  * nothing but fetch and commit requests, or one slow block holds up every request behind it on the queue.
  *
- * <p><b>Waiting for the SPI (issue 12).</b> A worker thread that finished a request needs a way to complete it,
- * and the SPI has none yet ({@code QueueContext.complete(Request, int)} is being added). Until it lands, this
- * target serves each request on the queue's thread. With it, {@link #openQueue} becomes a handler whose
- * {@code handle(r)} is {@code workers.execute(() -> queue.complete(r, serve(r))); return QUEUED;} over a pool the
- * target owns (shut down by {@link #close}); nothing else changes: {@link #serve} is safe on any thread already.
+ * <p><b>Waiting for the SPI (issue 12).</b> A worker that finished a request needs a way to answer it, and the SPI
+ * on main has none yet: {@code QueueContext.complete(long requestId, int result)}, callable from any thread, with
+ * {@code Request.id()}, is being added. Until it lands this target serves each request on the queue's thread.
+ * With it, {@link #openQueue} returns a handler whose {@code handle(r)} is
+ * {@code long id = r.id(); workers.execute(() -> queue.complete(id, serve(r))); return QUEUED;}, over a pool the
+ * target owns and shuts down in {@link #close}. Nothing else changes: {@link #serve} is safe on any thread already,
+ * and touches the request's buffer only before the answer.
  */
 public final class CompressedRamDisk implements Target {
     static final int BLOCK = 4096;
