@@ -69,6 +69,7 @@ public final class Cleanup {
      * @param timeout  how long a server may take to stop before it is killed — never while it is flushing
      * @param progress told (rarely) why this is taking long
      */
+    @SuppressWarnings("try") // the lock is held for the block, not used in it
     public static Outcome delete(RunDirectory run, UblkControl ctrl, int id, Duration timeout, Consumer<String> progress)
             throws InterruptedException {
         Control.Stopped stopped = null;

@@ -74,6 +74,8 @@ public final class UblkServer implements AutoCloseable {
 
     /** Builds {@link Options}: one queue of depth 128, the kernel's choice of id, 512 KiB requests by default. */
     public static final class Builder {
+        private Builder() {}
+
         private int devId = -1;
         private int queues = 1;
         private int depth = 128;
