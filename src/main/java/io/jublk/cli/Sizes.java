@@ -28,7 +28,7 @@ final class Sizes implements ITypeConverter<Long> {
                 default -> shift = -1;
             }
         }
-        String digits = shift >= 0 ? v.substring(0, v.length() - 1) : v;
+        String digits = shift > 0 ? v.substring(0, v.length() - 1) : v;
         shift = Math.max(shift, 0);
         long n;
         try {

@@ -236,6 +236,8 @@ class CliTest {
                 "add", "null", "--size", "lots");
         refused("Invalid value for option '--size': '1X' is not a size (e.g. 512M, 1G, 4096)",
                 "add", "null", "--size", "1X");
+        refused("Invalid value for option '--size': '' is not a size (e.g. 512M, 1G, 4096)", "add", "null", "--size=");
+        refused("Invalid value for option '--size': 'K' is not a size (e.g. 512M, 1G, 4096)", "add", "null", "--size=K");
         refused("Invalid value for option '--size': '-1' is not a valid size", "add", "null", "--size", "-1");
         refused("Invalid value for option '--size': '99999999999T' is not a valid size",
                 "add", "null", "--size", "99999999999T");
