@@ -8,8 +8,10 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.jublk.ctrl.UblkControl;
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.LoopSpec;
-import io.jublk.record.NullSpec;
+import io.jublk.targets.LoopSpec;
+import io.jublk.targets.NullSpec;
+import io.jublk.targets.Targets;
+import io.jublk.targets.UnlistedSpec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -78,8 +80,7 @@ class CliTest {
     /** The device spec `ublk add ARGS` asks the daemon for, parsed and checked without running anything. */
     static DeviceSpec addSpec(String... args) {
         CommandLine.ParseResult p = Main.commandLine().parseArgs(args);
-        AddTargetCommand add = (AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject();
-        DeviceSpec spec = add.common.spec(add.targetSpec());
+        DeviceSpec spec = ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).deviceSpec();
         spec.check();
         return spec;
     }
@@ -152,6 +153,36 @@ class CliTest {
         assertHelpHas("list", "-n, --number=ID", "--json");
         assertHelpHas("features", "--json");
         assertHelpHas("recover", "-n, --number=ID", "--foreground");
+    }
+
+    @Test
+    void addHelpDescribesEveryTarget() {
+        String out = ublk("add", "--help").out();
+        assertTrue(out.contains("null  A device that completes every request at once"), out);
+        assertTrue(out.contains("loop  Serve a file or block device as a block device"), out);
+        assertTrue(ublk("add", "null", "--help").out().contains("\nA device that completes every request at once"));
+    }
+
+    /** All `ublk add NAME` needs of a target is its type: options, description, the spec they make. */
+    @Test
+    void aTargetsTypeIsAllItsAddCommandNeeds() {
+        CommandLine add = AddTargetCommand.of(UnlistedSpec.TYPE);
+        add.parseArgs("--size", "1M", "--zeroed", "-q", "2");
+        DeviceSpec s = ((AddTargetCommand) add.getCommand()).deviceSpec();
+        assertEquals(new UnlistedSpec(1 << 20, true), s.target());
+        assertEquals(2, s.queues());
+        assertTrue(add.getUsageMessage().contains("Memory that is in no registry."), add.getUsageMessage());
+        assertTrue(add.getUsageMessage().contains("--zeroed"), add.getUsageMessage());
+    }
+
+    @Test
+    void targetColumnsDoNotShadowListsOwnFields() {
+        List<String> own = List.of("id", "state", "owner", "server", "target", "queues", "depth", "size",
+                "logical_block_size", "block", "char", "pid", "recovery", "zero_copy", "flags", "log");
+        assertTrue(own.containsAll(ListCommand.COLUMNS), "the table shows fields of the JSON");
+        for (String c : Targets.columns()) {
+            assertFalse(own.contains(c), c + " is a field of `ublk list` itself");
+        }
     }
 
     private static void assertHelpHas(String command, String... parts) {

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jublk.spi.ConfigException;
 import io.jublk.targets.BackingFile;
+import io.jublk.targets.LoopSpec;
+import io.jublk.targets.NullSpec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
