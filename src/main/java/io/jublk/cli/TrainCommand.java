@@ -22,8 +22,9 @@ import picocli.CommandLine.Command;
 
 /**
  * Hidden: the training run for the class-data archive bin/ublk builds (AOT cache or CDS). It goes through
- * what every `ublk` command loads — picocli, the FFM bindings, an io_uring, the uapi layouts — without
- * needing a ublk kernel, so the archive can be made on the build machine and used in the test VM.
+ * what every `ublk` command loads — picocli, the target registry and the `ublk add` commands made from it, the FFM
+ * bindings, an io_uring, the uapi layouts — without needing a ublk kernel, so the archive can be made on the build
+ * machine and used in the test VM.
  */
 @Command(name = "__train", hidden = true)
 final class TrainCommand implements Callable<Integer> {
