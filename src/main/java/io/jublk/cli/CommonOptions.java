@@ -1,7 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.TargetSpec;
+import io.jublk.targets.TargetSpec;
 import picocli.CommandLine.Option;
 
 /** Options of `ublk add` that every target shares. */

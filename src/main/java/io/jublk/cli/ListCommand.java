@@ -10,6 +10,8 @@ import io.jublk.record.DeviceRecord;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
 import io.jublk.sys.NativeException;
+import io.jublk.targets.Sizes;
+import io.jublk.targets.Targets;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,7 +91,7 @@ final class ListCommand implements Callable<Integer> {
         m.put("state", info.map(DeviceInfo::stateName).orElse(r != null ? "no device (" + r.state().label() + ")" : "-"));
         m.put("owner", jublk || rec.isPresent() ? "jublk" : "other");
         m.put("server", jublk || r != null ? (served ? "running" : "gone") : null);
-        m.put("target", r != null ? r.spec().target().kind() : "-");
+        m.put("target", r != null ? Targets.of(r.spec().target()).name() : "-");
         m.put("queues", info.map(DeviceInfo::nrHwQueues).orElse(null));
         m.put("depth", info.map(DeviceInfo::queueDepth).orElse(null));
         m.put("size", params != null ? params.sizeBytes() : null);
@@ -102,9 +104,10 @@ final class ListCommand implements Callable<Integer> {
             pid = r.server().pid();
         }
         m.put("pid", pid);
-        Map<String, Object> t = r != null ? r.spec().target().describe() : Map.of();
-        m.put("file", t.get("file"));
-        m.put("mode", t.get("mode"));
+        Map<String, String> facts = r != null ? r.spec().target().describe() : Map.of();
+        for (String c : Targets.columns()) {
+            m.put(c, facts.get(c));
+        }
         m.put("recovery", r != null ? r.spec().recovery().label() : null);
         m.put("zero_copy", info.map(i -> i.has(Ublk.UBLK_F_AUTO_BUF_REG)).orElse(null));
         m.put("flags", info.map(DeviceInfo::flagNames).orElse(List.of()));
@@ -120,9 +123,14 @@ final class ListCommand implements Callable<Integer> {
         }
     }
 
+    /** The table's columns before the targets' own (the registry's), which end it. */
+    static final List<String> COLUMNS = List.of("id", "state", "server", "target", "queues", "depth", "size", "block",
+            "char", "pid");
+
     private static void print(List<Map<String, Object>> rows) {
-        String[] cols = {"id", "state", "server", "target", "queues", "depth", "size", "block", "char", "pid", "mode",
-            "file"};
+        List<String> all = new ArrayList<>(COLUMNS);
+        all.addAll(Targets.columns());
+        String[] cols = all.toArray(String[]::new);
         List<String[]> table = new ArrayList<>();
         String[] head = new String[cols.length];
         for (int c = 0; c < cols.length; c++) {

@@ -9,12 +9,12 @@ import io.jublk.spi.Target;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.LoopSpec;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
 import io.jublk.record.ServerProcess;
-import io.jublk.record.TargetSpec;
 import io.jublk.server.UblkServer;
+import io.jublk.targets.TargetSpec;
+import io.jublk.targets.Targets;
 import io.jublk.uapi.Ublk;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -132,7 +132,7 @@ public final class DeviceDaemon {
         faults.at("claimed");
         lifecycle.checkNotStopped();
 
-        TargetSpec.Opened o = spec.target().open(spec);
+        TargetSpec.Opened o = spec.target().open(spec.logicalBlockSize());
         target = o.target();
         opened = o.spec();
         updateRecord(record.with(DeviceRecord.State.STARTING, record.server(), spec.with(opened), null, record.log()));
@@ -196,7 +196,7 @@ public final class DeviceDaemon {
         LOG.log(Level.INFO, "taking over device " + id + " (token " + before.token() + ")");
         DeviceSpec spec = before.spec();
         opened = spec.target();
-        Target t = spec.target().reopen(spec, params.sizeBytes(), params.logicalBlockSize());
+        Target t = spec.target().reopen(params.sizeBytes(), params.logicalBlockSize());
         lifecycle.checkNotStopped();
         server = UblkServer.recover(t, id, readyTimeout, true, this::step);
         finishStart(DeviceRecord.State.LIVE);
@@ -212,7 +212,7 @@ public final class DeviceDaemon {
         updateRecord(record.with(state, ServerProcess.self(), record.spec(), k, logName()));
         DeviceSpec spec = record.spec();
         if (spec.metricsPort() != null) {
-            metrics = MetricsServer.start(server, spec.metricsAddress(), spec.metricsPort());
+            metrics = MetricsServer.start(server, Targets.labels(opened), spec.metricsAddress(), spec.metricsPort());
         }
         control = ControlServer.start(run.socketFile(info.devId()), lifecycle);
         lifecycle.checkNotStopped();
@@ -247,7 +247,7 @@ public final class DeviceDaemon {
         if (abandoned && recoveringFrom == null) {
             opened.undoCreate(server.target());
         }
-        String flushed = opened instanceof LoopSpec l && l.identity() != null ? l.identity().path() : null;
+        String flushed = opened.backingStore();
         if (control != null) {
             control.broadcast(new Control.Stopped(r.stopErrno(), r.flushErrno(), r.deleteErrno(), flushed));
         }
@@ -280,7 +280,8 @@ public final class DeviceDaemon {
             case FLUSHING -> {
                 setState(DeviceRecord.State.FLUSHING);
                 if (control != null) {
-                    control.broadcast(new Control.Flushing(opened != null ? opened.describe().toString() : ""));
+                    String what = opened != null ? opened.backingStore() : null;
+                    control.broadcast(new Control.Flushing(what != null ? what : ""));
                 }
                 faults.at("flushing");
             }

@@ -2,6 +2,7 @@ package io.jublk.record;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.jublk.spi.ConfigException;
+import io.jublk.targets.TargetSpec;
 import io.jublk.uapi.Ublk;
 
 /**
@@ -52,11 +53,6 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
         }
     }
 
-    /** The logical block size to start from: the one asked for, else 512. */
-    public int logicalBlockSizeOr512() {
-        return logicalBlockSize != null ? logicalBlockSize : 512;
-    }
-
     /** UBLK_F_* to ask ADD_DEV for. */
     public long deviceFlags() {
         return recovery.flags() | target.deviceFlags();
@@ -76,7 +72,7 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
         if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535)) {
             throw new ConfigException("--metrics-port must be between 1 and 65535, not " + metricsPort);
         }
-        target.check(this);
+        target.check(logicalBlockSize);
     }
 
     public DeviceSpec with(TargetSpec t) {
