@@ -23,6 +23,8 @@ module io.jublk {
     exports io.jublk.metrics;
 
     opens io.jublk.cli to info.picocli;
+    // A target type's command-line options and its record live with the target.
+    opens io.jublk.targets to info.picocli, tools.jackson.databind;
     opens io.jublk.record to tools.jackson.databind;
     opens io.jublk.daemon to tools.jackson.databind;
 }
