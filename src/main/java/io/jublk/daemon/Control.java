@@ -12,23 +12,35 @@ public final class Control {
     private Control() {}
 
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
-    @JsonSubTypes({@JsonSubTypes.Type(value = Stop.class, name = "stop")})
-    public sealed interface Request permits Stop {}
+    @JsonSubTypes({@JsonSubTypes.Type(value = Stop.class, name = "stop"),
+            @JsonSubTypes.Type(value = Status.class, name = "status")})
+    public sealed interface Request permits Stop, Status {}
 
     /** Stop the device, make everything durable, delete it. */
     public record Stop() implements Request {}
 
+    /** How much the device has served so far: answered with one {@link Counters}. */
+    public record Status() implements Request {}
+
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "event")
     @JsonSubTypes({@JsonSubTypes.Type(value = Stopping.class, name = "stopping"),
             @JsonSubTypes.Type(value = Flushing.class, name = "flushing"),
-            @JsonSubTypes.Type(value = Stopped.class, name = "stopped")})
-    public sealed interface Event permits Stopping, Flushing, Stopped {}
+            @JsonSubTypes.Type(value = Stopped.class, name = "stopped"),
+            @JsonSubTypes.Type(value = Counters.class, name = "counters")})
+    public sealed interface Event permits Stopping, Flushing, Stopped, Counters {}
 
     /** STOP_DEV is on its way: the kernel lets the requests in flight finish. */
     public record Stopping() implements Event {}
 
     /** The queues stopped; the backing store is being made durable (fdatasync). */
     public record Flushing(String what) implements Event {}
+
+    /**
+     * The device's requests since its server started, over all queues: completed per kind, bytes moved, failures,
+     * and requests the server holds now; {@code nanos} is the server's clock when counted (for rates).
+     */
+    public record Counters(long nanos, long reads, long writes, long flushes, long discards, long writeZeroes,
+            long bytesRead, long bytesWritten, long failed, long inFlight) implements Event {}
 
     /**
      * The device is gone. Each errno is 0 or the negative errno of that step.

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 
 /**
  * A server's control socket: accepts `ublk del`'s {@link Control.Stop}, asks the {@link Lifecycle} to stop, and
@@ -30,23 +31,25 @@ final class ControlServer implements AutoCloseable {
     private final Path path;
     private final ServerSocketChannel server;
     private final Lifecycle lifecycle;
+    private final Supplier<Control.Counters> counters;
     private final List<SocketChannel> listeners = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
-    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle) {
+    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle, Supplier<Control.Counters> counters) {
         this.path = path;
         this.server = server;
         this.lifecycle = lifecycle;
+        this.counters = counters;
         this.acceptor = Thread.ofPlatform().daemon().name("ublk-control").unstarted(this::acceptLoop);
     }
 
-    static ControlServer start(Path path, Lifecycle lifecycle) {
+    static ControlServer start(Path path, Lifecycle lifecycle, Supplier<Control.Counters> counters) {
         try {
             Files.deleteIfExists(path);
             ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             s.bind(UnixDomainSocketAddress.of(path));
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            ControlServer c = new ControlServer(path, s, lifecycle);
+            ControlServer c = new ControlServer(path, s, lifecycle, counters);
             c.acceptor.start();
             return c;
         } catch (IOException e) {
@@ -74,10 +77,16 @@ final class ControlServer implements AutoCloseable {
                 c.close();
                 return;
             }
-            Control.Request r = Records.JSON.readValue(line, Control.Request.class);
-            if (r instanceof Control.Stop) {
-                listeners.add(c);
-                lifecycle.requestStop("ublk del");
+            switch (Records.JSON.readValue(line, Control.Request.class)) {
+                case Control.Stop stop -> {
+                    listeners.add(c);
+                    lifecycle.requestStop("ublk del");
+                }
+                case Control.Status status -> {
+                    try (c) {
+                        write(c, counters.get());
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control socket: " + e);
@@ -91,16 +100,19 @@ final class ControlServer implements AutoCloseable {
 
     /** Tells every caller waiting for a stop how it goes; a caller that went away is dropped. */
     void broadcast(Control.Event e) {
-        byte[] line = (Records.JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
         for (SocketChannel c : listeners) {
             try {
-                ByteBuffer b = ByteBuffer.wrap(line);
-                while (b.hasRemaining()) {
-                    c.write(b);
-                }
+                write(c, e);
             } catch (IOException gone) {
                 listeners.remove(c);
             }
+        }
+    }
+
+    private static void write(SocketChannel c, Control.Event e) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap((Records.JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) {
+            c.write(b);
         }
     }
 

@@ -4,6 +4,7 @@ import io.jublk.spi.DeviceInfo;
 import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.metrics.MetricsServer;
+import io.jublk.queue.QueueStats;
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
 import io.jublk.record.DeviceLock;
@@ -214,7 +215,7 @@ public final class DeviceDaemon {
         if (spec.metricsPort() != null) {
             metrics = MetricsServer.start(server, Targets.labels(opened), spec.metricsAddress(), spec.metricsPort());
         }
-        control = ControlServer.start(run.socketFile(info.devId()), lifecycle);
+        control = ControlServer.start(run.socketFile(info.devId()), lifecycle, this::counters);
         lifecycle.checkNotStopped();
         Thread.ofPlatform().daemon().name("ublk-queue-watch").start(() -> {
             try {
@@ -258,6 +259,27 @@ public final class DeviceDaemon {
         }
         releaseAll();
         return r.ok() ? 0 : 1;
+    }
+
+    /** The device's counters, summed over its queues (read from the queues' counters, which only grow). */
+    private Control.Counters counters() {
+        long[] completed = new long[QueueStats.OPS];
+        long bytesRead = 0;
+        long bytesWritten = 0;
+        long failed = 0;
+        long inFlight = 0;
+        for (QueueStats q : server.stats()) {
+            for (int op = 0; op < QueueStats.OPS; op++) {
+                completed[op] += q.completed(op);
+                failed += q.failed(op);
+            }
+            bytesRead += q.bytes(QueueStats.OP_READ);
+            bytesWritten += q.bytes(QueueStats.OP_WRITE);
+            inFlight += q.inflight();
+        }
+        return new Control.Counters(System.nanoTime(), completed[QueueStats.OP_READ], completed[QueueStats.OP_WRITE],
+                completed[QueueStats.OP_FLUSH], completed[QueueStats.OP_DISCARD], completed[QueueStats.OP_WRITE_ZEROES],
+                bytesRead, bytesWritten, failed, inFlight);
     }
 
     /** Told of each step of the device's life by the server, on the thread taking it. */

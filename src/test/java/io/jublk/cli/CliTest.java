@@ -405,6 +405,12 @@ class CliTest {
         refused("Invalid value for option '--number': 'x' is not an int", "list", "-n", "x");
         reachesPreflight("list");
         reachesPreflight("list", "-n", "3", "--json");
+        assertNull(command(ListCommand.class, "list").watch);
+        assertEquals(2, command(ListCommand.class, "list", "--watch").watch);
+        assertEquals(5, command(ListCommand.class, "list", "--watch", "5").watch);
+        refused("--watch takes whole seconds, at least 1, not 0", "list", "--watch", "0");
+        refused("--watch prints a table; --json is for one look", "list", "--watch", "--json");
+        reachesPreflight("list", "--watch=3");
     }
 
     @Test
