@@ -13,11 +13,23 @@ public final class Control {
 
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
     @JsonSubTypes({@JsonSubTypes.Type(value = Stop.class, name = "stop"),
-            @JsonSubTypes.Type(value = Status.class, name = "status")})
-    public sealed interface Request permits Stop, Status {}
+            @JsonSubTypes.Type(value = Status.class, name = "status"),
+            @JsonSubTypes.Type(value = Resize.class, name = "resize")})
+    public sealed interface Request permits Stop, Status, Resize {}
 
-    /** Stop the device, make everything durable, delete it. */
-    public record Stop() implements Request {}
+    /**
+     * Stop the device, make everything durable, delete it.
+     *
+     * @param safe only if nobody has the device open (else {@link Refused}, and the device goes on)
+     */
+    public record Stop(boolean safe) implements Request {}
+
+    /**
+     * Change the live device's size; answered with {@link Resized} or {@link Refused}.
+     *
+     * @param force allow shrinking (what lies past the new end is no longer reachable through the device)
+     */
+    public record Resize(long size, boolean force) implements Request {}
 
     /** How much the device has served so far: answered with one {@link Counters}. */
     public record Status() implements Request {}
@@ -26,8 +38,16 @@ public final class Control {
     @JsonSubTypes({@JsonSubTypes.Type(value = Stopping.class, name = "stopping"),
             @JsonSubTypes.Type(value = Flushing.class, name = "flushing"),
             @JsonSubTypes.Type(value = Stopped.class, name = "stopped"),
-            @JsonSubTypes.Type(value = Counters.class, name = "counters")})
-    public sealed interface Event permits Stopping, Flushing, Stopped, Counters {}
+            @JsonSubTypes.Type(value = Counters.class, name = "counters"),
+            @JsonSubTypes.Type(value = Resized.class, name = "resized"),
+            @JsonSubTypes.Type(value = Refused.class, name = "refused")})
+    public sealed interface Event permits Stopping, Flushing, Stopped, Counters, Resized, Refused {}
+
+    /** The device has its new size. */
+    public record Resized(long size) implements Event {}
+
+    /** The request was refused; the device goes on as it was. */
+    public record Refused(Failure failure) implements Event {}
 
     /** STOP_DEV is on its way: the kernel lets the requests in flight finish. */
     public record Stopping() implements Event {}

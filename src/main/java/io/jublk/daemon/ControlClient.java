@@ -82,13 +82,19 @@ public final class ControlClient implements AutoCloseable {
      * (no server, or one that is starting or stopping).
      */
     public static Optional<Control.Counters> counters(Path socket, long millis) {
+        return ask(socket, new Control.Status(), millis).filter(Control.Counters.class::isInstance)
+                .map(Control.Counters.class::cast);
+    }
+
+    /** Sends one request and returns the one answer, or empty when no server answers within {@code millis}. */
+    public static Optional<Control.Event> ask(Path socket, Control.Request r, long millis) {
         Optional<ControlClient> c = connect(socket);
         if (c.isEmpty()) {
             return Optional.empty();
         }
         try (ControlClient client = c.get()) {
-            client.send(new Control.Status());
-            return client.next(millis).filter(Control.Counters.class::isInstance).map(Control.Counters.class::cast);
+            client.send(r);
+            return client.next(millis);
         } catch (IOException e) {
             return Optional.empty();
         } catch (InterruptedException e) {

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -32,24 +33,32 @@ final class ControlServer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Lifecycle lifecycle;
     private final Supplier<Control.Counters> counters;
+    private final Function<Control.Request, Control.Event> requests;
     private final List<SocketChannel> listeners = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
-    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle, Supplier<Control.Counters> counters) {
+    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle, Supplier<Control.Counters> counters,
+            Function<Control.Request, Control.Event> requests) {
         this.path = path;
         this.server = server;
         this.lifecycle = lifecycle;
         this.counters = counters;
+        this.requests = requests;
         this.acceptor = Thread.ofPlatform().daemon().name("ublk-control").unstarted(this::acceptLoop);
     }
 
-    static ControlServer start(Path path, Lifecycle lifecycle, Supplier<Control.Counters> counters) {
+    /**
+     * @param requests answers what changes the device in place (a safe stop's check, a resize): with the event to
+     *                 send back, or null when the request goes on as a stop
+     */
+    static ControlServer start(Path path, Lifecycle lifecycle, Supplier<Control.Counters> counters,
+            Function<Control.Request, Control.Event> requests) {
         try {
             Files.deleteIfExists(path);
             ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             s.bind(UnixDomainSocketAddress.of(path));
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            ControlServer c = new ControlServer(path, s, lifecycle, counters);
+            ControlServer c = new ControlServer(path, s, lifecycle, counters, requests);
             c.acceptor.start();
             return c;
         } catch (IOException e) {
@@ -79,12 +88,24 @@ final class ControlServer implements AutoCloseable {
             }
             switch (Records.JSON.readValue(line, Control.Request.class)) {
                 case Control.Stop stop -> {
-                    listeners.add(c);
-                    lifecycle.requestStop("ublk del");
+                    Control.Event refused = stop.safe() ? requests.apply(stop) : null;
+                    if (refused != null) {
+                        try (c) {
+                            write(c, refused);
+                        }
+                    } else {
+                        listeners.add(c);
+                        lifecycle.requestStop(stop.safe() ? "ublk del --safe" : "ublk del");
+                    }
                 }
                 case Control.Status status -> {
                     try (c) {
                         write(c, counters.get());
+                    }
+                }
+                case Control.Resize resize -> {
+                    try (c) {
+                        write(c, requests.apply(resize));
                     }
                 }
             }

@@ -215,7 +215,7 @@ public final class DeviceDaemon {
         if (spec.metricsPort() != null) {
             metrics = MetricsServer.start(server, Targets.labels(opened), spec.metricsAddress(), spec.metricsPort());
         }
-        control = ControlServer.start(run.socketFile(info.devId()), lifecycle, this::counters);
+        control = ControlServer.start(run.socketFile(info.devId()), lifecycle, this::counters, this::change);
         lifecycle.checkNotStopped();
         Thread.ofPlatform().daemon().name("ublk-queue-watch").start(() -> {
             try {
@@ -259,6 +259,43 @@ public final class DeviceDaemon {
         }
         releaseAll();
         return r.ok() ? 0 : 1;
+    }
+
+    /**
+     * A request that changes the live device: a safe stop's check (null: go on and stop; else the refusal) or a
+     * resize (the answer). On the control socket's thread; the server serializes it with a stop.
+     */
+    private Control.Event change(Control.Request r) {
+        try {
+            switch (r) {
+                case Control.Stop stop -> {
+                    server.tryStop();
+                    return null;
+                }
+                case Control.Resize resize -> {
+                    long now = server.params().sizeBytes();
+                    if (resize.size() < now && !resize.force()) {
+                        throw new ConfigException("shrinking device " + server.info().devId() + " from " + now
+                                + " to " + resize.size() + " bytes cuts off what lies past the new end: give --force");
+                    }
+                    server.resize(resize.size());
+                    DeviceRecord rec = record;
+                    if (rec != null) {
+                        DeviceRecord.KernelDevice d = rec.device();
+                        DeviceRecord.KernelDevice k = new DeviceRecord.KernelDevice(server.params().sizeBytes(),
+                                d.logicalBlockSize(), d.queues(), d.depth(), d.maxIoBytes(), d.flags());
+                        updateRecord(rec.with(rec.state(), rec.server(),
+                                rec.spec().with(rec.spec().target().resized(server.target(), resize.size())), k,
+                                rec.log()));
+                    }
+                    return new Control.Resized(server.params().sizeBytes());
+                }
+                default -> throw new IllegalArgumentException("not a change: " + r);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "refused " + r + ": " + Failure.of(e).message());
+            return new Control.Refused(Failure.of(e));
+        }
     }
 
     /** The device's counters, summed over its queues (read from the queues' counters, which only grow). */
@@ -325,7 +362,7 @@ public final class DeviceDaemon {
         }
     }
 
-    private void updateRecord(DeviceRecord r) {
+    private synchronized void updateRecord(DeviceRecord r) {
         Records.write(run, r);
         record = r;
     }

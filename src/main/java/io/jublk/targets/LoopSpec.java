@@ -118,6 +118,13 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
                 logicalBlockSize);
     }
 
+    /** The new size, and the file's identity as it is now (a device that grew extended its file). */
+    @Override
+    public TargetSpec resized(Target target, long newSize) {
+        BackingFile.Identity now = target instanceof LoopTarget t ? t.backingFile().identity() : identity;
+        return new LoopSpec(file, newSize, mode, readOnly, allowShared, zeroCopy, servedMode, now, created);
+    }
+
     @Override
     public void undoCreate(Target target) {
         if (target instanceof LoopTarget t) {

@@ -52,6 +52,11 @@ public record NullSpec(long size) implements TargetSpec {
     }
 
     @Override
+    public TargetSpec resized(Target target, long newSize) {
+        return new NullSpec(newSize);
+    }
+
+    @Override
     public Target reopen(long deviceSize, int logicalBlockSize) {
         if (deviceSize != size) {
             throw new ConfigException("the device has " + deviceSize + " bytes, its record says " + size);

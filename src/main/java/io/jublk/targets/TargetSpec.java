@@ -50,6 +50,14 @@ public interface TargetSpec {
      */
     default void forgetCreated() {}
 
+    /**
+     * This spec after {@code target} was resized online to {@code newSize} bytes: what a record must say from now on
+     * (e.g. a backing file's new size), so that a recovery finds what it expects.
+     */
+    default TargetSpec resized(Target target, long newSize) {
+        return this;
+    }
+
     /** What the final flush makes durable, named for messages (e.g. the backing file), or null. */
     default String backingStore() {
         return null;
