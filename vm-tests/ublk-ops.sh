@@ -28,7 +28,7 @@ head -c 60M /dev/urandom >/mnt/g/more && sync
 check "... and takes data past the old end" test "$(stat -c %s /mnt/g/more)" -eq "$(mib 60)"
 check "the record has the new size" grep -q "\"size\" : $(mib 128)" "$run_dir/ublk$id.json"
 expect_fail "shrinking without --force is refused" ublk resize -n "$id" --size 96M
-expect_fail "resize to a size that is not whole blocks" ublk resize -n "$id" --size 1000
+expect_fail "resize to a size that is not whole blocks" ublk resize -n "$id" --size $(( (128 << 20) + 100 ))
 expect_fail "del --safe of a mounted device is refused" ublk del --safe -n "$id"
 expect_eq "... and the device still serves the file system" "$want" "$(sha256sum </mnt/g/data)"
 # A recovery after the resize finds the file as the record says it is now.
@@ -37,7 +37,7 @@ for _ in $(seq 60); do [[ "$(ublk list -n "$id" --json 2>/dev/null)" == *'"state
 check "recover after the resize" ublk recover -n "$id"
 drop_caches
 expect_eq "the data is there after the recovery" "$want" "$(sha256sum </mnt/g/data)"
-umount /mnt/g
+check "umount" umount /mnt/g
 check "e2fsck -fn is clean" e2fsck -fn "$dev"
 check "resize2fs shrinks the file system to 80 MiB" resize2fs "$dev" 80M
 check "resize --force shrinks the device to 96 MiB" ublk resize -n "$id" --size 96M --force
