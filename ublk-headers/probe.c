@@ -83,7 +83,7 @@ int main(void)
 	CONST(F_GETFL) CONST(F_SETFL) CONST(LOCK_SH) CONST(LOCK_EX) CONST(LOCK_NB) CONST(LOCK_UN)
 	CONST(RESOLVE_NO_SYMLINKS) CONST(RESOLVE_NO_MAGICLINKS) CONST(STATX_INO) CONST(STATX_BTIME)
 	CONST(__NR_fcntl) CONST(__NR_flock) CONST(__NR_openat2) CONST(__NR_pidfd_open)
-	CONST(__NR_pidfd_send_signal) CONST(__NR_unlinkat) CONST(__NR_poll) CONST(__NR_fstat)
+	CONST(__NR_pidfd_send_signal) CONST(__NR_unlinkat) CONST(__NR_poll) CONST(__NR_fstat) CONST(__NR_umount2)
 	CONST(SIGTERM) CONST(SIGKILL) CONST(SIGINT) CONST(POLLIN)
 	STRUCT(open_how) FIELD(open_how, flags) FIELD(open_how, mode) FIELD(open_how, resolve)
 	/* The timeout io_uring_getevents_arg.ts points to (IORING_ENTER_EXT_ARG); from linux/time_types.h. */

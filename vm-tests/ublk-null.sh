@@ -27,6 +27,13 @@ for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"dept
   "\"block\":\"$dev\"" "\"char\":\"/dev/ublkc$id\"" '"pid":'; do
   check "list --json has $field" grep -qF "$field" <<<"$json"
 done
+reads=$(grep -o '"reads":[0-9]*' <<<"$json" | cut -d: -f2)
+check "list --json has the server's counters (reads: ${reads:-none}, after fio's randread)" test "${reads:-0}" -gt 1000
+dd if="$dev" of=/dev/null bs=4k count=200000 iflag=direct status=none &
+watch_out=$(timeout 25 ublk list --watch 1 2>&1)
+wait
+sed 's/^/     | /' <<<"$watch_out" | head -n 8
+check "list --watch prints rates, IOPS of a reading device above 0"   awk -v id="$id" '$1 == id && $5 ~ /^[0-9]+$/ && $5 > 0 {found = 1} END {exit !found}' <<<"$watch_out"
 pid=$(daemon_pid "$id")
 check "the daemon ($pid) is alive" kill -0 "$pid"
 dev2=$(add_device null --size 256M -q 2) || finish

@@ -1,19 +1,50 @@
 package io.jublk.cli;
 
+import io.jublk.targets.TargetType;
+import io.jublk.targets.Targets;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IModelTransformer;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Spec;
 
+/** `ublk add NAME`: one subcommand for each target in the registry ({@link Targets#ALL}). */
 @Command(name = "add", description = "Create a ublk device and start the server that serves it.",
-        subcommands = {AddNullCommand.class, AddLoopCommand.class})
+        modelTransformer = AddCommand.OneForEachTarget.class)
 final class AddCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
+    /** Makes `ublk add NAME` of every registered target when picocli builds this command. */
+    static final class OneForEachTarget implements IModelTransformer {
+        @Override
+        public CommandSpec transform(CommandSpec add) {
+            for (TargetType<?> t : Targets.ALL) {
+                add.addSubcommand(t.name(), AddTargetCommand.of(t));
+            }
+            return add;
+        }
+    }
+
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(),
-                "missing target: ublk add null --size SIZE, or ublk add loop --file PATH");
+        // "ublk add null --size SIZE, or ublk add loop --file PATH": each target with its required options.
+        List<String> forms = new ArrayList<>();
+        for (CommandLine target : spec.subcommands().values()) {
+            StringBuilder form = new StringBuilder(target.getCommandSpec().qualifiedName());
+            for (OptionSpec o : target.getCommandSpec().options()) {
+                if (o.required() && o.group() == null) { // an option of a group is "required" within it only
+                    form.append(' ').append(o.longestName());
+                    if (o.arity().max() > 0) {
+                        form.append(' ').append(o.paramLabel());
+                    }
+                }
+            }
+            forms.add(form.toString());
+        }
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing target: " + String.join(", or ", forms));
     }
 }

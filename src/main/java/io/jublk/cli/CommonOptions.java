@@ -1,7 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.TargetSpec;
+import io.jublk.targets.TargetSpec;
 import picocli.CommandLine.Option;
 
 /** Options of `ublk add` that every target shares. */
@@ -40,12 +40,16 @@ final class CommonOptions {
                     + "again) or 'fail-io' (I/O fails until recovered).")
     String recovery;
 
+    @Option(names = "--no-partition-scan", description = "The kernel does not look for partitions on the device when "
+            + "it starts (UBLK_F_NO_AUTO_PART_SCAN).")
+    boolean noPartitionScan;
+
     /** The device spec these options and {@code target} describe; checked by the caller. */
     DeviceSpec spec(TargetSpec target) {
         if (id != null && (id < 0 || id >= (1 << 20))) {
             throw new Errors.UserError("device id must be between 0 and 1048575, not " + id);
         }
         return new DeviceSpec(target, queues, depth, logicalBlockSize, DeviceSpec.Recovery.parse(recovery), metricsPort,
-                metricsAddress);
+                metricsAddress, noPartitionScan);
     }
 }

@@ -34,9 +34,16 @@ final class DelCommand implements Callable<Integer> {
                     + "a server flushing its backing store is never killed.")
     int timeout;
 
+    @Option(names = "--safe", description = "Only if nobody has the device open: a device that is mounted or open is "
+            + "refused and keeps serving (UBLK_F_SAFE_STOP_DEV).")
+    boolean safe;
+
     @Override
     public Integer call() throws InterruptedException {
         Preflight.requireUblk();
+        if (safe) {
+            Preflight.requireFeatures(io.jublk.uapi.Ublk.UBLK_F_SAFE_STOP_DEV);
+        }
         RunDirectory run = RunDirectory.get();
         if (run.exists()) {
             run.check();
@@ -46,7 +53,7 @@ final class DelCommand implements Callable<Integer> {
             List<Integer> ids = which.all ? List.copyOf(Cleanup.jublkIds(run, ctrl)) : List.of(which.id);
             for (int id : ids) {
                 try {
-                    Cleanup.Outcome o = Cleanup.delete(run, ctrl, id, Duration.ofSeconds(timeout),
+                    Cleanup.Outcome o = Cleanup.delete(run, ctrl, id, safe, Duration.ofSeconds(timeout),
                             m -> System.err.println("ublk: " + m));
                     if (o.failed()) {
                         problems.add(o.problem());

@@ -1,6 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.spi.ConfigException;
+import io.jublk.targets.Targets;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.util.Properties;
@@ -16,7 +17,7 @@ import picocli.CommandLine.IVersionProvider;
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
-                RecoverCommand.class, TrainCommand.class, ServeCommand.class})
+                RecoverCommand.class, ResizeCommand.class, TrainCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(run(args));
@@ -35,7 +36,8 @@ public final class Main implements Runnable {
             String msg = ex.getMessage().replaceAll("\\s+", " ").trim();
             if (ex instanceof CommandLine.UnmatchedArgumentException u && "add".equals(ex.getCommandLine().getCommandName())
                     && !u.getUnmatched().isEmpty()) {
-                msg = "unknown target '" + u.getUnmatched().get(0) + "': ublk add null|loop (ublk add --help)";
+                msg = "unknown target '" + u.getUnmatched().get(0) + "': ublk add " + String.join("|", Targets.names())
+                        + " (ublk add --help)";
             }
             err.println("ublk: " + msg);
             err.flush();

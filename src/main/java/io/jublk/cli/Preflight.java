@@ -30,6 +30,16 @@ final class Preflight {
             throw new Errors.UserError("--zero-copy needs UBLK_F_AUTO_BUF_REG, which this kernel's ublk driver lacks "
                     + "(Linux 6.16 or newer has it)");
         }
+        if ((missing & Ublk.UBLK_F_NO_AUTO_PART_SCAN) != 0) {
+            throw new Errors.UserError("--no-partition-scan needs UBLK_F_NO_AUTO_PART_SCAN, which this kernel's ublk "
+                    + "driver lacks");
+        }
+        if ((missing & Ublk.UBLK_F_UPDATE_SIZE) != 0) {
+            throw new Errors.UserError("resizing needs UBLK_F_UPDATE_SIZE, which this kernel's ublk driver lacks");
+        }
+        if ((missing & Ublk.UBLK_F_SAFE_STOP_DEV) != 0) {
+            throw new Errors.UserError("--safe needs UBLK_F_SAFE_STOP_DEV, which this kernel's ublk driver lacks");
+        }
         if (missing != 0) {
             throw new Errors.UserError("this kernel's ublk driver lacks features 0x" + Long.toHexString(missing));
         }

@@ -4,6 +4,7 @@ import io.jublk.daemon.DeviceDaemon;
 import io.jublk.daemon.Failure;
 import io.jublk.daemon.Handshake;
 import io.jublk.daemon.Launcher;
+import io.jublk.daemon.MountNamespace;
 import io.jublk.record.Records;
 import io.jublk.sys.LibC;
 import java.io.BufferedReader;
@@ -29,6 +30,7 @@ final class ServeCommand implements Callable<Integer> {
         Logging.serverLevel();
         // Leave the session of the `ublk add` that started us: its terminal's hangup must not reach us.
         LibC.rawSetsid();
+        MountNamespace.leaveUblkMounts();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String line = in.readLine();
         PrintStream out = System.out;

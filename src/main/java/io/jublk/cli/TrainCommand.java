@@ -6,11 +6,8 @@ import io.jublk.spi.DeviceParams;
 import io.jublk.daemon.Handshake;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.LoopSpec;
 import io.jublk.record.Records;
 import io.jublk.record.ServerProcess;
-import io.jublk.targets.BackingFile;
-import java.nio.file.Path;
 import java.time.Instant;
 import io.jublk.sys.Errno;
 import io.jublk.sys.LibC;
@@ -25,8 +22,9 @@ import picocli.CommandLine.Command;
 
 /**
  * Hidden: the training run for the class-data archive bin/ublk builds (AOT cache or CDS). It goes through
- * what every `ublk` command loads — picocli, the FFM bindings, an io_uring, the uapi layouts — without
- * needing a ublk kernel, so the archive can be made on the build machine and used in the test VM.
+ * what every `ublk` command loads — picocli, the target registry and the `ublk add` commands made from it, the FFM
+ * bindings, an io_uring, the uapi layouts — without needing a ublk kernel, so the archive can be made on the build
+ * machine and used in the test VM.
  */
 @Command(name = "__train", hidden = true)
 final class TrainCommand implements Callable<Integer> {
@@ -37,21 +35,27 @@ final class TrainCommand implements Callable<Integer> {
             cl.getSubcommands().get(sub).getUsageMessage();
         }
         cl.getSubcommands().get("add").getSubcommands().values().forEach(CommandLine::getUsageMessage);
+        // The commands as they are typed most: the registry's add subcommands with their converters and groups.
+        Main.commandLine().parseArgs("del", "-n", "0");
+        Main.commandLine().parseArgs("list", "--json");
+        DeviceSpec spec = null;
+        for (String[] add : List.of(new String[] {"add", "null", "--size", "1G"},
+                new String[] {"add", "loop", "--file", "/x.img", "--size", "1G", "--buffered"})) {
+            CommandLine.ParseResult p = Main.commandLine().parseArgs(add);
+            spec = ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).deviceSpec();
+            // The JSON of records, the daemon's handshake and `list --json` (Jackson loads many classes).
+            DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, DeviceRecord.token(1), DeviceRecord.State.LIVE,
+                    new ServerProcess(1, 1), spec, new DeviceRecord.KernelDevice(1 << 30, 512, 1, 128, 1 << 19, "0x0"),
+                    null, Instant.now(), Instant.now());
+            Records.parse(Records.bytes(rec));
+        }
         LibC.getpid();
         Errno.name(Errno.EINVAL);
         UblkFeature.decode(0x1fffffL);
-        // The JSON of records, the daemon's handshake and `list --json` (Jackson loads many classes).
-        DeviceSpec spec = new DeviceSpec(LoopSpec.of(Path.of("/x.img"), 1L << 30, BackingFile.Mode.DIRECT, false, false,
-                false), 1, 128, null, DeviceSpec.Recovery.NONE, null, "127.0.0.1");
-        DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, DeviceRecord.token(1), DeviceRecord.State.LIVE,
-                new ServerProcess(1, 1), spec, new DeviceRecord.KernelDevice(1 << 30, 512, 1, 128, 1 << 19, "0x0"), null,
-                Instant.now(), Instant.now());
-        Records.parse(Records.bytes(rec));
         Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Add(spec, null)), Handshake.Request.class);
         Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Ready(0, "/dev/ublkb0")),
                 Handshake.Answer.class);
         Records.JSON.writeValueAsString(List.of(java.util.Map.of("id", 0)));
-        Sizes.parse("1G");
         try (Arena a = Arena.ofConfined()) {
             DeviceParams.basic(1 << 30, 512, 4096, 512 * 1024, 0).withDiscard(4096, 8, 8);
             a.allocate(4096);

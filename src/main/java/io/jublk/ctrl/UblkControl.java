@@ -193,6 +193,22 @@ public final class UblkControl implements AutoCloseable {
         command(Ublk.UBLK_U_CMD_DEL_DEV_ASYNC, "DEL_DEV_ASYNC", devId, NO_QUEUE, 0, 0, 0);
     }
 
+    /**
+     * UBLK_U_CMD_UPDATE_SIZE: the live device's capacity becomes {@code sectors} (512-byte units); the kernel tells
+     * the block layer, which tells user space (a uevent), so a file system on it can grow.
+     */
+    public synchronized void updateSize(int devId, long sectors) {
+        command(Ublk.UBLK_U_CMD_UPDATE_SIZE, "UPDATE_SIZE", devId, NO_QUEUE, 0, 0, sectors);
+    }
+
+    /**
+     * UBLK_U_CMD_TRY_STOP_DEV: STOP_DEV only if nobody has the block device open (a mounted file system holds it);
+     * EBUSY otherwise, and the device goes on.
+     */
+    public synchronized void tryStopDev(int devId) {
+        command(Ublk.UBLK_U_CMD_TRY_STOP_DEV, "TRY_STOP_DEV", devId, NO_QUEUE, 0, 0, 0);
+    }
+
     /** UBLK_U_CMD_START_USER_RECOVERY: a device whose server died (state quiesced) may be taken over. */
     public synchronized void startUserRecovery(int devId) {
         command(Ublk.UBLK_U_CMD_START_USER_RECOVERY, "START_USER_RECOVERY", devId, NO_QUEUE, 0, 0, 0);

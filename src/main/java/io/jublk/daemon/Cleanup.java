@@ -71,6 +71,16 @@ public final class Cleanup {
      */
     public static Outcome delete(RunDirectory run, UblkControl ctrl, int id, Duration timeout, Consumer<String> progress)
             throws InterruptedException {
+        return delete(run, ctrl, id, false, timeout, progress);
+    }
+
+    /**
+     * Like {@link #delete(RunDirectory, UblkControl, int, Duration, Consumer)}; with {@code safe}, only a device
+     * nobody has open (TRY_STOP_DEV): one that is open or mounted is refused with a ConfigException and goes on.
+     */
+    @SuppressWarnings("try") // the lock is held for the block, not used in it
+    public static Outcome delete(RunDirectory run, UblkControl ctrl, int id, boolean safe, Duration timeout,
+            Consumer<String> progress) throws InterruptedException {
         Control.Stopped stopped = null;
         boolean killed = false;
         for (int attempt = 0; ; attempt++) {
@@ -79,7 +89,7 @@ public final class Cleanup {
             Optional<DeviceLock> lock = run.exists() ? DeviceLock.tryAcquire(run, id) : Optional.empty();
             if (lock.isPresent() || !run.exists()) {
                 try (DeviceLock ignored = lock.orElse(null)) {
-                    boolean removed = removeOrphan(run, ctrl, id, rec, dev);
+                    boolean removed = removeOrphan(run, ctrl, id, rec, dev, safe);
                     if (!removed && stopped == null && !killed) {
                         if (dev.isPresent()) {
                             throw new ConfigException("device " + id + " is not a jublk device (another program serves "
@@ -92,7 +102,7 @@ public final class Cleanup {
             }
             // A live process holds the lock: the device's server (or one starting), or a command acting on it.
             if (rec.isPresent() && rec.get().server().running() && stopped == null && !killed) {
-                StopAnswer a = stopServer(run, rec.get(), timeout, progress);
+                StopAnswer a = stopServer(run, rec.get(), safe, timeout, progress);
                 stopped = a.stopped;
                 killed = a.killed;
                 continue;
@@ -142,13 +152,20 @@ public final class Cleanup {
      * record. Returns false when there was nothing of jublk's to remove.
      */
     private static boolean removeOrphan(RunDirectory run, UblkControl ctrl, int id, Optional<DeviceRecord> rec,
-            Optional<DeviceInfo> dev) {
+            Optional<DeviceInfo> dev, boolean safe) {
         boolean ours = dev.isPresent() && (rec.isPresent() ? dev.get().ublksrvFlags() == rec.get().tokenValue()
                 : Claim.isJublkToken(dev.get().ublksrvFlags()));
         if (ours) {
             try {
-                ctrl.stopDev(id);
+                if (safe) {
+                    ctrl.tryStopDev(id);
+                } else {
+                    ctrl.stopDev(id);
+                }
             } catch (NativeException e) {
+                if (safe && e.errno() == Errno.EBUSY) {
+                    throw new ConfigException("device " + id + " is in use (open, or mounted): not deleting it");
+                }
                 // Never started, or already stopped: DEL_DEV still applies.
             }
             rec.ifPresent(r -> Records.removeIfSame(run, r));
@@ -193,8 +210,8 @@ public final class Cleanup {
      * waits. A server still stopping after {@code timeout} is killed, unless it is flushing: then it is waited for
      * however long that takes, saying so every 30 s.
      */
-    private static StopAnswer stopServer(RunDirectory run, DeviceRecord rec, Duration timeout, Consumer<String> progress)
-            throws InterruptedException {
+    private static StopAnswer stopServer(RunDirectory run, DeviceRecord rec, boolean safe, Duration timeout,
+            Consumer<String> progress) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextNote = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         boolean flushing = false;
@@ -204,19 +221,26 @@ public final class Cleanup {
             boolean asked = false;
             if (client.isPresent()) {
                 try {
-                    client.get().send(new Control.Stop());
+                    client.get().send(new Control.Stop(safe));
                     asked = true;
                 } catch (IOException e) {
                     asked = false;
                 }
             }
             if (!asked) {
+                if (safe) {
+                    throw new ConfigException("device " + rec.id() + "'s server does not answer on its control "
+                            + "socket, so whether the device is in use cannot be asked: not deleting it");
+                }
                 // Still starting (no socket yet), or the socket is broken: SIGTERM stops it the same way.
                 rec.server().signal(LinuxUapi.SIGTERM);
             }
             while (rec.server().running()) {
                 if (client.isPresent() && !client.get().ended()) {
                     Optional<Control.Event> e = client.get().next(500);
+                    if (e.isPresent() && e.get() instanceof Control.Refused r) {
+                        throw r.failure().toException();
+                    }
                     if (e.isPresent() && e.get() instanceof Control.Flushing) {
                         flushing = true;
                     } else if (e.isPresent() && e.get() instanceof Control.Stopped s) {

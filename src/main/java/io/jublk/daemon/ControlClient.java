@@ -16,8 +16,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** `ublk del`'s side of a server's control socket. */
-final class ControlClient implements AutoCloseable {
+/** The callers' side of a server's control socket: `ublk del` and `ublk list`. */
+public final class ControlClient implements AutoCloseable {
     private static final Control.Event CLOSED = new Control.Stopping();
 
     private final SocketChannel channel;
@@ -75,6 +75,32 @@ final class ControlClient implements AutoCloseable {
             return Optional.empty();
         }
         return Optional.ofNullable(e);
+    }
+
+    /**
+     * The counters of the server listening on {@code socket}, or empty when none answers within {@code millis}
+     * (no server, or one that is starting or stopping).
+     */
+    public static Optional<Control.Counters> counters(Path socket, long millis) {
+        return ask(socket, new Control.Status(), millis).filter(Control.Counters.class::isInstance)
+                .map(Control.Counters.class::cast);
+    }
+
+    /** Sends one request and returns the one answer, or empty when no server answers within {@code millis}. */
+    public static Optional<Control.Event> ask(Path socket, Control.Request r, long millis) {
+        Optional<ControlClient> c = connect(socket);
+        if (c.isEmpty()) {
+            return Optional.empty();
+        }
+        try (ControlClient client = c.get()) {
+            client.send(r);
+            return client.next(millis);
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
     }
 
     boolean ended() {

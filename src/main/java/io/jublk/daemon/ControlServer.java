@@ -17,6 +17,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * A server's control socket: accepts `ublk del`'s {@link Control.Stop}, asks the {@link Lifecycle} to stop, and
@@ -30,23 +32,33 @@ final class ControlServer implements AutoCloseable {
     private final Path path;
     private final ServerSocketChannel server;
     private final Lifecycle lifecycle;
+    private final Supplier<Control.Counters> counters;
+    private final Function<Control.Request, Control.Event> requests;
     private final List<SocketChannel> listeners = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
-    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle) {
+    private ControlServer(Path path, ServerSocketChannel server, Lifecycle lifecycle, Supplier<Control.Counters> counters,
+            Function<Control.Request, Control.Event> requests) {
         this.path = path;
         this.server = server;
         this.lifecycle = lifecycle;
+        this.counters = counters;
+        this.requests = requests;
         this.acceptor = Thread.ofPlatform().daemon().name("ublk-control").unstarted(this::acceptLoop);
     }
 
-    static ControlServer start(Path path, Lifecycle lifecycle) {
+    /**
+     * @param requests answers what changes the device in place (a safe stop's check, a resize): with the event to
+     *                 send back, or null when the request goes on as a stop
+     */
+    static ControlServer start(Path path, Lifecycle lifecycle, Supplier<Control.Counters> counters,
+            Function<Control.Request, Control.Event> requests) {
         try {
             Files.deleteIfExists(path);
             ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             s.bind(UnixDomainSocketAddress.of(path));
             Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            ControlServer c = new ControlServer(path, s, lifecycle);
+            ControlServer c = new ControlServer(path, s, lifecycle, counters, requests);
             c.acceptor.start();
             return c;
         } catch (IOException e) {
@@ -74,10 +86,28 @@ final class ControlServer implements AutoCloseable {
                 c.close();
                 return;
             }
-            Control.Request r = Records.JSON.readValue(line, Control.Request.class);
-            if (r instanceof Control.Stop) {
-                listeners.add(c);
-                lifecycle.requestStop("ublk del");
+            switch (Records.JSON.readValue(line, Control.Request.class)) {
+                case Control.Stop stop -> {
+                    Control.Event refused = stop.safe() ? requests.apply(stop) : null;
+                    if (refused != null) {
+                        try (c) {
+                            write(c, refused);
+                        }
+                    } else {
+                        listeners.add(c);
+                        lifecycle.requestStop(stop.safe() ? "ublk del --safe" : "ublk del");
+                    }
+                }
+                case Control.Status status -> {
+                    try (c) {
+                        write(c, counters.get());
+                    }
+                }
+                case Control.Resize resize -> {
+                    try (c) {
+                        write(c, requests.apply(resize));
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control socket: " + e);
@@ -91,16 +121,19 @@ final class ControlServer implements AutoCloseable {
 
     /** Tells every caller waiting for a stop how it goes; a caller that went away is dropped. */
     void broadcast(Control.Event e) {
-        byte[] line = (Records.JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8);
         for (SocketChannel c : listeners) {
             try {
-                ByteBuffer b = ByteBuffer.wrap(line);
-                while (b.hasRemaining()) {
-                    c.write(b);
-                }
+                write(c, e);
             } catch (IOException gone) {
                 listeners.remove(c);
             }
+        }
+    }
+
+    private static void write(SocketChannel c, Control.Event e) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap((Records.JSON.writeValueAsString(e) + "\n").getBytes(StandardCharsets.UTF_8));
+        while (b.hasRemaining()) {
+            c.write(b);
         }
     }
 

@@ -4,17 +4,18 @@ import io.jublk.spi.DeviceInfo;
 import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.metrics.MetricsServer;
+import io.jublk.queue.QueueStats;
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
 import io.jublk.record.DeviceLock;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
-import io.jublk.record.LoopSpec;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
 import io.jublk.record.ServerProcess;
-import io.jublk.record.TargetSpec;
 import io.jublk.server.UblkServer;
+import io.jublk.targets.TargetSpec;
+import io.jublk.targets.Targets;
 import io.jublk.uapi.Ublk;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -132,7 +133,7 @@ public final class DeviceDaemon {
         faults.at("claimed");
         lifecycle.checkNotStopped();
 
-        TargetSpec.Opened o = spec.target().open(spec);
+        TargetSpec.Opened o = spec.target().open(spec.logicalBlockSize());
         target = o.target();
         opened = o.spec();
         updateRecord(record.with(DeviceRecord.State.STARTING, record.server(), spec.with(opened), null, record.log()));
@@ -196,7 +197,7 @@ public final class DeviceDaemon {
         LOG.log(Level.INFO, "taking over device " + id + " (token " + before.token() + ")");
         DeviceSpec spec = before.spec();
         opened = spec.target();
-        Target t = spec.target().reopen(spec, params.sizeBytes(), params.logicalBlockSize());
+        Target t = spec.target().reopen(params.sizeBytes(), params.logicalBlockSize());
         lifecycle.checkNotStopped();
         server = UblkServer.recover(t, id, readyTimeout, true, this::step);
         finishStart(DeviceRecord.State.LIVE);
@@ -212,9 +213,9 @@ public final class DeviceDaemon {
         updateRecord(record.with(state, ServerProcess.self(), record.spec(), k, logName()));
         DeviceSpec spec = record.spec();
         if (spec.metricsPort() != null) {
-            metrics = MetricsServer.start(server, spec.metricsAddress(), spec.metricsPort());
+            metrics = MetricsServer.start(server, Targets.labels(opened), spec.metricsAddress(), spec.metricsPort());
         }
-        control = ControlServer.start(run.socketFile(info.devId()), lifecycle);
+        control = ControlServer.start(run.socketFile(info.devId()), lifecycle, this::counters, this::change);
         lifecycle.checkNotStopped();
         Thread.ofPlatform().daemon().name("ublk-queue-watch").start(() -> {
             try {
@@ -247,7 +248,7 @@ public final class DeviceDaemon {
         if (abandoned && recoveringFrom == null) {
             opened.undoCreate(server.target());
         }
-        String flushed = opened instanceof LoopSpec l && l.identity() != null ? l.identity().path() : null;
+        String flushed = opened.backingStore();
         if (control != null) {
             control.broadcast(new Control.Stopped(r.stopErrno(), r.flushErrno(), r.deleteErrno(), flushed));
         }
@@ -258,6 +259,64 @@ public final class DeviceDaemon {
         }
         releaseAll();
         return r.ok() ? 0 : 1;
+    }
+
+    /**
+     * A request that changes the live device: a safe stop's check (null: go on and stop; else the refusal) or a
+     * resize (the answer). On the control socket's thread; the server serializes it with a stop.
+     */
+    private Control.Event change(Control.Request r) {
+        try {
+            switch (r) {
+                case Control.Stop stop -> {
+                    server.tryStop();
+                    return null;
+                }
+                case Control.Resize resize -> {
+                    long now = server.params().sizeBytes();
+                    if (resize.size() < now && !resize.force()) {
+                        throw new ConfigException("shrinking device " + server.info().devId() + " from " + now
+                                + " to " + resize.size() + " bytes cuts off what lies past the new end: give --force");
+                    }
+                    server.resize(resize.size());
+                    DeviceRecord rec = record;
+                    if (rec != null) {
+                        DeviceRecord.KernelDevice d = rec.device();
+                        DeviceRecord.KernelDevice k = new DeviceRecord.KernelDevice(server.params().sizeBytes(),
+                                d.logicalBlockSize(), d.queues(), d.depth(), d.maxIoBytes(), d.flags());
+                        updateRecord(rec.with(rec.state(), rec.server(),
+                                rec.spec().with(rec.spec().target().resized(server.target(), resize.size())), k,
+                                rec.log()));
+                    }
+                    return new Control.Resized(server.params().sizeBytes());
+                }
+                default -> throw new IllegalArgumentException("not a change: " + r);
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "refused " + r + ": " + Failure.of(e).message());
+            return new Control.Refused(Failure.of(e));
+        }
+    }
+
+    /** The device's counters, summed over its queues (read from the queues' counters, which only grow). */
+    private Control.Counters counters() {
+        long[] completed = new long[QueueStats.OPS];
+        long bytesRead = 0;
+        long bytesWritten = 0;
+        long failed = 0;
+        long inFlight = 0;
+        for (QueueStats q : server.stats()) {
+            for (int op = 0; op < QueueStats.OPS; op++) {
+                completed[op] += q.completed(op);
+                failed += q.failed(op);
+            }
+            bytesRead += q.bytes(QueueStats.OP_READ);
+            bytesWritten += q.bytes(QueueStats.OP_WRITE);
+            inFlight += q.inflight();
+        }
+        return new Control.Counters(System.nanoTime(), completed[QueueStats.OP_READ], completed[QueueStats.OP_WRITE],
+                completed[QueueStats.OP_FLUSH], completed[QueueStats.OP_DISCARD], completed[QueueStats.OP_WRITE_ZEROES],
+                bytesRead, bytesWritten, failed, inFlight);
     }
 
     /** Told of each step of the device's life by the server, on the thread taking it. */
@@ -280,7 +339,8 @@ public final class DeviceDaemon {
             case FLUSHING -> {
                 setState(DeviceRecord.State.FLUSHING);
                 if (control != null) {
-                    control.broadcast(new Control.Flushing(opened != null ? opened.describe().toString() : ""));
+                    String what = opened != null ? opened.backingStore() : null;
+                    control.broadcast(new Control.Flushing(what != null ? what : ""));
                 }
                 faults.at("flushing");
             }
@@ -302,7 +362,7 @@ public final class DeviceDaemon {
         }
     }
 
-    private void updateRecord(DeviceRecord r) {
+    private synchronized void updateRecord(DeviceRecord r) {
         Records.write(run, r);
         record = r;
     }

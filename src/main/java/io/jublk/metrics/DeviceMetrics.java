@@ -6,24 +6,22 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import java.util.Map;
 
 /**
  * Binds a device's per-queue counters to Micrometer as function counters and gauges: the queue threads
  * write their own plain counters, and a scrape reads them. Nothing is recorded on the I/O path.
  *
- * <p>Every series carries {@code device}, {@code queue}, {@code target} and {@code mode}.
+ * <p>Every series carries {@code device}, {@code queue} and its target's labels ({@code target}, {@code mode}).
  */
 final class DeviceMetrics {
     private DeviceMetrics() {}
 
-    static Tags deviceTags(UblkServer server) {
-        String mode = server.target().describe().getOrDefault("mode", "none");
-        return Tags.of("device", Integer.toString(server.info().devId()), "target", server.target().name(), "mode",
-                mode);
-    }
-
-    static void bind(MeterRegistry registry, UblkServer server) {
-        Tags device = deviceTags(server);
+    static void bind(MeterRegistry registry, UblkServer server, Map<String, String> labels) {
+        Tags device = Tags.of("device", Integer.toString(server.info().devId()));
+        for (Map.Entry<String, String> l : labels.entrySet()) {
+            device = device.and(l.getKey(), l.getValue());
+        }
         for (QueueStats s : server.stats()) {
             Tags tags = device.and("queue", Integer.toString(s.queueId()));
             for (int op = 0; op < QueueStats.OPS; op++) {

@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.OperatingSystemMXBean;
+import java.util.Map;
 
 /**
  * The Prometheus endpoint of one device's server: Micrometer's Prometheus registry (device, queue, JVM and
@@ -38,9 +39,14 @@ public final class MetricsServer implements AutoCloseable {
         this.http = http;
     }
 
-    /** Registers everything for {@code server} and starts serving on {@code address:port}. */
-    public static MetricsServer start(UblkServer server, String address, int port) {
-        PrometheusMeterRegistry registry = registry(server);
+    /**
+     * Registers everything for {@code server} and starts serving on {@code address:port}.
+     *
+     * @param labels what every series of the device carries besides {@code device} and {@code queue}: its target's
+     *               (target registry: {@code Targets.labels})
+     */
+    public static MetricsServer start(UblkServer server, Map<String, String> labels, String address, int port) {
+        PrometheusMeterRegistry registry = registry(server, labels);
         JvmGcMetrics gc = new JvmGcMetrics();
         gc.bindTo(registry);
         try {
@@ -55,11 +61,11 @@ public final class MetricsServer implements AutoCloseable {
     }
 
     /** The registry with every jublk, JVM and process meter, without an HTTP server (for tests). */
-    static PrometheusMeterRegistry registry(UblkServer server) {
+    static PrometheusMeterRegistry registry(UblkServer server, Map<String, String> labels) {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         prometheusConventions(registry);
-        DeviceMetrics.bind(registry, server);
-        registry.getPrometheusRegistry().register(new QueueHistograms(server));
+        DeviceMetrics.bind(registry, server, labels);
+        registry.getPrometheusRegistry().register(new QueueHistograms(server, labels));
         bindJvmAndProcess(registry);
         return registry;
     }

@@ -10,6 +10,7 @@ import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import java.util.List;
+import java.util.Map;
 import java.util.function.IntToLongFunction;
 import java.util.function.ToLongFunction;
 
@@ -39,11 +40,13 @@ final class QueueHistograms implements MultiCollector {
     private final List<QueueStats> queues;
     private final Labels device;
 
-    QueueHistograms(UblkServer server) {
+    QueueHistograms(UblkServer server, Map<String, String> labels) {
         this.queues = server.stats();
-        String mode = server.target().describe().getOrDefault("mode", "none");
-        this.device = Labels.of("device", Integer.toString(server.info().devId()), "mode", mode, "target",
-                server.target().name());
+        Labels device = Labels.of("device", Integer.toString(server.info().devId()));
+        for (Map.Entry<String, String> l : labels.entrySet()) {
+            device = device.add(l.getKey(), l.getValue());
+        }
+        this.device = device;
     }
 
     @Override

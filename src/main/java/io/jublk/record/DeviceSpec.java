@@ -1,7 +1,9 @@
 package io.jublk.record;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.jublk.spi.ConfigException;
+import io.jublk.targets.TargetSpec;
 import io.jublk.uapi.Ublk;
 
 /**
@@ -15,9 +17,18 @@ import io.jublk.uapi.Ublk;
  * @param recovery         what happens to I/O while no server runs
  * @param metricsPort      a Prometheus endpoint's port, or null
  * @param metricsAddress   its address
+ * @param noPartitionScan  the kernel does not look for partitions when the device starts (UBLK_F_NO_AUTO_PART_SCAN)
  */
 public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
-        Integer metricsPort, String metricsAddress) {
+        Integer metricsPort, String metricsAddress,
+        // Written only when set: records from before the option read and write back unchanged.
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan) {
+
+    /** A spec with the kernel's partition scan (the default). */
+    public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
+            Integer metricsPort, String metricsAddress) {
+        this(target, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, false);
+    }
 
     public enum Recovery {
         @JsonProperty("none") NONE(0),
@@ -52,14 +63,9 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
         }
     }
 
-    /** The logical block size to start from: the one asked for, else 512. */
-    public int logicalBlockSizeOr512() {
-        return logicalBlockSize != null ? logicalBlockSize : 512;
-    }
-
     /** UBLK_F_* to ask ADD_DEV for. */
     public long deviceFlags() {
-        return recovery.flags() | target.deviceFlags();
+        return recovery.flags() | target.deviceFlags() | (noPartitionScan ? Ublk.UBLK_F_NO_AUTO_PART_SCAN : 0);
     }
 
     /** Checks what can be checked without opening anything; throws ConfigException. */
@@ -76,10 +82,10 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
         if (metricsPort != null && (metricsPort < 1 || metricsPort > 65535)) {
             throw new ConfigException("--metrics-port must be between 1 and 65535, not " + metricsPort);
         }
-        target.check(this);
+        target.check(logicalBlockSize);
     }
 
     public DeviceSpec with(TargetSpec t) {
-        return new DeviceSpec(t, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress);
+        return new DeviceSpec(t, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, noPartitionScan);
     }
 }

@@ -1,6 +1,7 @@
 package io.jublk.record;
 
 import io.jublk.spi.ConfigException;
+import io.jublk.targets.Targets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -10,18 +11,23 @@ import java.nio.file.Path;
 import java.util.Optional;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DeserializationFeature;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.PropertyNamingStrategies;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.jsontype.NamedType;
 
 /** Reading and writing device records (JSON, snake_case field names). */
 public final class Records {
     private Records() {}
 
-    /** The one JSON mapper of jublk: records, the daemon's messages, `list --json`. */
+    /**
+     * The one JSON mapper of jublk: records, the daemon's messages, `list --json`. A target's spec is written with its
+     * type's name as {@code type}, as the registry has it.
+     */
     public static final JsonMapper JSON = JsonMapper.builder()
             .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .registerSubtypes(Targets.ALL.stream().map(t -> new NamedType(t.spec(), t.name())).toArray(NamedType[]::new))
             .build();
 
     public static byte[] bytes(DeviceRecord r) {

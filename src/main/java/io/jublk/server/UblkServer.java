@@ -1,6 +1,7 @@
 package io.jublk.server;
 
 import io.jublk.spi.DeviceInfo;
+import io.jublk.spi.ConfigException;
 import io.jublk.spi.DeviceParams;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.queue.QueueStats;
@@ -74,6 +75,8 @@ public final class UblkServer implements AutoCloseable {
 
     /** Builds {@link Options}: one queue of depth 128, the kernel's choice of id, 512 KiB requests by default. */
     public static final class Builder {
+        private Builder() {}
+
         private int devId = -1;
         private int queues = 1;
         private int depth = 128;
@@ -178,7 +181,11 @@ public final class UblkServer implements AutoCloseable {
     private final List<QueueStats> stats = new ArrayList<>();
     private final CountDownLatch queueExited = new CountDownLatch(1);
     private boolean stopped;
+    /** TRY_STOP_DEV succeeded: the kernel has stopped the device already; {@link #stop()} does the rest. */
+    private boolean kernelStopped;
     private StopResult stopResult;
+    /** Checks every queue's requests; shared, so that a resize reaches all queues at once. */
+    private RequestDecoder decoder;
 
     private UblkServer(UblkControl ctrl, Target target, Options options, boolean recovering) {
         this.ctrl = ctrl;
@@ -284,7 +291,7 @@ public final class UblkServer implements AutoCloseable {
         Path charDev = Path.of(info.charDevice());
         ublkc = Fd.open(charDev, LinuxUapi.O_RDWR | LinuxUapi.O_CLOEXEC, 0, "open " + charDev);
         boolean readOnly = params.has(Ublk.UBLK_ATTR_READ_ONLY);
-        RequestDecoder decoder = new RequestDecoder(params.devSectors(), info.maxIoBufBytes(),
+        decoder = new RequestDecoder(params.devSectors(), info.maxIoBufBytes(),
                 params.logicalBlockSize(), readOnly);
         for (int q = 0; q < info.nrHwQueues(); q++) {
             List<Integer> cpus = ctrl.getQueueAffinity(devId, q);
@@ -382,11 +389,13 @@ public final class UblkServer implements AutoCloseable {
         int devId = info.devId();
         int stopErrno = 0;
         observe(Step.STOPPING);
-        try {
-            ctrl.stopDev(devId);
-        } catch (NativeException e) {
-            LOG.log(Level.ERROR, "STOP_DEV failed: " + e);
-            stopErrno = -e.errno();
+        if (!kernelStopped) {
+            try {
+                ctrl.stopDev(devId);
+            } catch (NativeException e) {
+                LOG.log(Level.ERROR, "STOP_DEV failed: " + e);
+                stopErrno = -e.errno();
+            }
         }
         for (UblkQueue q : queues) {
             try {
@@ -428,6 +437,56 @@ public final class UblkServer implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "at " + step + " of device " + info.devId() + ": " + e);
         }
+    }
+
+    /**
+     * Stops the device in the kernel only if nobody has it open (TRY_STOP_DEV; a mounted file system holds it); the
+     * rest of the stop is {@link #stop()}'s, which the caller makes next. Throws {@link ConfigException} (and the
+     * device goes on as it was) when it is in use.
+     */
+    public synchronized void tryStop() {
+        if (stopped || kernelStopped) {
+            return;
+        }
+        try {
+            ctrl.tryStopDev(info.devId());
+        } catch (NativeException e) {
+            if (e.errno() == Errno.EBUSY) {
+                throw new ConfigException("device " + info.devId() + " is in use (open, or mounted): not deleting it");
+            }
+            throw e;
+        }
+        kernelStopped = true;
+    }
+
+    /**
+     * Changes the live device's size (UBLK_F_UPDATE_SIZE): the target first (a loop target extends its file), then
+     * the request checks and the kernel's capacity when growing; the kernel first when shrinking, so that no request
+     * is ever checked against a range the device does not have. The size must be a multiple of the logical block
+     * size; ConfigException otherwise, or if the target cannot.
+     */
+    public synchronized void resize(long newSizeBytes) {
+        if (stopped) {
+            throw new IllegalStateException("device " + info.devId() + " is stopped");
+        }
+        int lbs = params.logicalBlockSize();
+        if (newSizeBytes <= 0 || newSizeBytes % lbs != 0) {
+            throw new ConfigException("the size must be a positive multiple of the device's " + lbs
+                    + "-byte blocks, not " + newSizeBytes);
+        }
+        long sectors = newSizeBytes >> 9;
+        long now = decoder.deviceSectors();
+        if (sectors > now) {
+            target.resize(newSizeBytes);
+            decoder.resize(sectors);
+            ctrl.updateSize(info.devId(), sectors);
+        } else if (sectors < now) {
+            ctrl.updateSize(info.devId(), sectors);
+            decoder.resize(sectors);
+            target.resize(newSizeBytes);
+        }
+        params = ctrl.getParams(info.devId());
+        LOG.log(Level.INFO, "device " + info.devId() + " resized from " + (now << 9) + " to " + newSizeBytes + " bytes");
     }
 
     /**

@@ -11,7 +11,8 @@ import io.jublk.uapi.UblksrvIoDesc;
  * numbers are: every request is either valid for this device or answered with an errno.
  */
 public final class RequestDecoder {
-    private final long deviceSectors;
+    /** Changes with an online resize; read once per request. */
+    private volatile long deviceSectors;
     private final int maxIoBytes;
     private final int blockSectorsMask;
     private final boolean readOnly;
@@ -90,6 +91,14 @@ public final class RequestDecoder {
      */
     public static Request newRequest(int tag, MemorySegment buffer) {
         return new Request(tag, buffer);
+    }
+
+    /**
+     * The device's size changed (an online resize): requests are checked against {@code sectors} from now on. The
+     * server makes it larger before the kernel's capacity grows, and smaller after it shrank.
+     */
+    public void resize(long sectors) {
+        deviceSectors = sectors;
     }
 
     public long deviceSectors() {

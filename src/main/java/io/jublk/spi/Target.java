@@ -44,6 +44,15 @@ public interface Target extends AutoCloseable {
         return false;
     }
 
+    /**
+     * The device becomes {@code newSizeBytes} long (an online resize): called before the device grows (so the target
+     * can serve the new range, e.g. extend a backing file) and after it shrank (nothing beyond the new end comes any
+     * more). Throws {@link ConfigException} if the target cannot: then the device keeps its size.
+     */
+    default void resize(long newSizeBytes) {
+        throw new ConfigException("a " + name() + " device cannot change its size");
+    }
+
     /** Creates the handler of one hardware queue, on that queue's thread. */
     QueueHandler openQueue(QueueContext queue);
 

@@ -525,17 +525,17 @@ public final class BackingFile implements AutoCloseable {
     }
 
     /** The buffered descriptor (the one opened by path). */
-    public Fd fd() {
+    Fd fd() {
         return fd;
     }
 
     /** The O_DIRECT descriptor, or null in buffered mode. */
-    public Fd directFd() {
+    Fd directFd() {
         return direct;
     }
 
     /** The descriptor requests go to: O_DIRECT in direct mode. */
-    public Fd ioFd() {
+    Fd ioFd() {
         return direct != null ? direct : fd;
     }
 

@@ -48,7 +48,8 @@ public final class LoopTarget implements Target {
     private static final int MAX_DISCARD_SECTORS = 1 << 22;
 
     private final BackingFile file;
-    private final long sizeBytes;
+    /** Changes with an online resize. */
+    private volatile long sizeBytes;
     private final int logicalBlockSize;
     private final boolean readOnly;
     private final boolean discard;
@@ -269,6 +270,29 @@ public final class LoopTarget implements Target {
 
     public BackingFile.Mode mode() {
         return file.mode();
+    }
+
+    /**
+     * Grows into the file: a regular file is extended (sparse) when the device outgrows it, which is the one change
+     * of its extent jublk makes; a block device cannot grow past its own size. Shrinking leaves the file as it is.
+     */
+    @Override
+    public void resize(long newSizeBytes) {
+        if (newSizeBytes > sizeBytes) {
+            BackingFile.Identity id = file.identity();
+            if (newSizeBytes > id.size()) {
+                if (id.blockDevice()) {
+                    throw new ConfigException(file.path() + " has " + id.size() + " bytes: a device on it cannot grow to "
+                            + newSizeBytes);
+                }
+                if (readOnly) {
+                    throw new ConfigException(file.path() + " is served read-only: the device cannot grow past its "
+                            + id.size() + " bytes");
+                }
+                file.extendTo(newSizeBytes);
+            }
+        }
+        sizeBytes = newSizeBytes;
     }
 
     public long sizeBytes() {

@@ -13,7 +13,7 @@ import java.util.Map;
  * nowhere. It measures the server itself, and it is the smallest example of the {@link Target} SPI.
  */
 public final class NullTarget implements Target {
-    private final long sizeBytes;
+    private volatile long sizeBytes;
     private final int logicalBlockSize;
 
     public NullTarget(long sizeBytes, int logicalBlockSize) {
@@ -34,6 +34,11 @@ public final class NullTarget implements Target {
     @Override
     public Map<String, String> describe() {
         return Map.of();
+    }
+
+    @Override
+    public void resize(long newSizeBytes) {
+        sizeBytes = newSizeBytes;
     }
 
     @Override

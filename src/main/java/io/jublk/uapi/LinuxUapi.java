@@ -97,4 +97,5 @@ public final class LinuxUapi {
     public static final long __NR_pidfd_send_signal = 424;
     public static final long __NR_pidfd_open = 434;
     public static final long __NR_openat2 = 437;
+    public static final long __NR_umount2 = 166;
 }

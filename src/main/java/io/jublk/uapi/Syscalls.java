@@ -43,4 +43,9 @@ public final class Syscalls {
     public static int rawPoll(MemorySegment fds, int nfds, int timeoutMillis) {
         return (int) LibC.rawSyscall(LinuxUapi.__NR_poll, fds.address(), nfds, timeoutMillis, 0, 0, 0);
     }
+
+    /** umount2(2). */
+    public static int rawUmount2(MemorySegment target, int flags) {
+        return (int) LibC.rawSyscall(LinuxUapi.__NR_umount2, target.address(), flags, 0, 0, 0, 0);
+    }
 }

@@ -2,11 +2,17 @@ package io.jublk.record;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jublk.spi.ConfigException;
 import io.jublk.targets.BackingFile;
+import io.jublk.targets.LoopSpec;
+import io.jublk.targets.NullSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -15,6 +21,8 @@ import java.time.temporal.ChronoUnit;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Device records, the run directory's rules, the device lock and process identity, on this machine. */
 class RecordsTest {
@@ -44,6 +52,52 @@ class RecordsTest {
         assertTrue(json.contains("\"start_ticks\" : 777"), json);
         assertFalse(json.contains("running"), "no derived properties: " + json);
         assertEquals(0x6a62000000000001L, r.tokenValue());
+    }
+
+    /**
+     * Records as jublk wrote them at 1cbd1dc (before the target registry): a running device is recovered, deleted
+     * and listed from such a record, so every one must read, and write back byte for byte — same type names, same
+     * field names, same order.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"loop-live.json", "loop-starting.json", "loop-flushing-buffered.json",
+            "null-recovering.json"})
+    void aRecordWrittenBeforeTheRegistryReadsAndWritesBackUnchanged(String name) throws IOException {
+        String before = written(name);
+        DeviceRecord r = Records.parse(before.getBytes(StandardCharsets.UTF_8));
+        assertEquals(before, new String(Records.bytes(r), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aRecordWrittenBeforeTheRegistrySaysWhatItSaid() throws IOException {
+        RunDirectory run = runDir();
+        Files.writeString(run.recordFile(3), written("loop-live.json"));
+        DeviceRecord live = Records.read(run, 3).orElseThrow();
+        assertEquals(DeviceRecord.State.LIVE, live.state());
+        assertEquals(new ServerProcess(4242, 987654), live.server());
+        assertEquals(DeviceSpec.Recovery.REISSUE, live.spec().recovery());
+        LoopSpec loop = (LoopSpec) live.spec().target();
+        assertEquals(new LoopSpec("/srv/vm1/disk.img", 8L << 30, "direct", false, false, true, "direct",
+                new BackingFile.Identity("/srv/vm1/disk.img", 2049, 1234567, 1_764_580_502_123_456_789L, 8L << 30,
+                        false), true), loop);
+
+        Files.writeString(run.recordFile(0), written("loop-starting.json"));
+        LoopSpec starting = (LoopSpec) Records.read(run, 0).orElseThrow().spec().target();
+        assertEquals("/var/tmp/new disk.img", starting.file());
+        assertNull(starting.size());
+        assertNull(starting.identity(), "not opened yet");
+        assertEquals("buffered", starting.mode());
+
+        Files.writeString(run.recordFile(7), written("null-recovering.json"));
+        DeviceRecord nul = Records.read(run, 7).orElseThrow();
+        assertEquals(new NullSpec(1L << 30), nul.spec().target());
+        assertEquals(DeviceRecord.State.RECOVERING, nul.state());
+    }
+
+    private static String written(String name) throws IOException {
+        try (InputStream in = RecordsTest.class.getResourceAsStream("written-by-1cbd1dc/" + name)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     @Test

@@ -1,17 +1,17 @@
-package io.jublk.cli;
+package io.jublk.targets;
 
 import java.util.Locale;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** Sizes with K/M/G/T suffixes (powers of 1024), as `ublk add --size` takes them. */
-final class Sizes implements ITypeConverter<Long> {
+/** Sizes with K/M/G/T suffixes (powers of 1024), as the targets' `ublk add` options take them. */
+public final class Sizes implements ITypeConverter<Long> {
     @Override
     public Long convert(String value) {
         return parse(value);
     }
 
-    static long parse(String value) {
+    public static long parse(String value) {
         String v = value.trim().toUpperCase(Locale.ROOT);
         if (v.endsWith("B") && v.length() > 1 && "KMGT".indexOf(v.charAt(v.length() - 2)) >= 0) {
             v = v.substring(0, v.length() - 1);
@@ -28,7 +28,7 @@ final class Sizes implements ITypeConverter<Long> {
                 default -> shift = -1;
             }
         }
-        String digits = shift >= 0 ? v.substring(0, v.length() - 1) : v;
+        String digits = shift > 0 ? v.substring(0, v.length() - 1) : v;
         shift = Math.max(shift, 0);
         long n;
         try {
@@ -43,7 +43,7 @@ final class Sizes implements ITypeConverter<Long> {
     }
 
     /** 1073741824 → "1G", 1536 → "1536". */
-    static String format(long bytes) {
+    public static String format(long bytes) {
         String[] units = {"", "K", "M", "G", "T"};
         int u = 0;
         while (u < units.length - 1 && bytes != 0 && bytes % 1024 == 0) {

@@ -1,0 +1,154 @@
+package io.jublk.targets;
+
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.Target;
+import io.jublk.uapi.Ublk;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The loop target ({@link LoopTarget}): the backing file and how it is served. Once opened, {@code identity} says
+ * which file it is (real path, device, inode, birth time, size) and {@code created} whether `ublk add` created it.
+ *
+ * @param file        the path as given, made absolute (the daemon's working directory plays no part later)
+ * @param size        the device size asked for, or null for the file's
+ * @param mode        "direct" or "buffered" as asked; the identity's open may have fallen back
+ * @param readOnly    served read-only
+ * @param allowShared another jublk device may serve the same file
+ * @param zeroCopy    UBLK_F_AUTO_BUF_REG
+ * @param servedMode  the mode actually used, once opened
+ * @param identity    the file the device was created with, once opened
+ * @param created     whether `ublk add` created the file
+ */
+public record LoopSpec(String file, Long size, String mode, boolean readOnly, boolean allowShared, boolean zeroCopy,
+        String servedMode, BackingFile.Identity identity, boolean created) implements TargetSpec {
+
+    public static final TargetType<LoopSpec> TYPE = TargetType.of("loop", LoopSpec.class, Options::new)
+            .withColumns("mode", "file")
+            .withLabels("mode");
+
+    @Command(description = "Serve a file or block device as a block device, like the kernel's loop driver, with "
+            + "asynchronous I/O on each queue's io_uring.")
+    static final class Options implements TargetOptions<LoopSpec> {
+        @Option(names = "--file", required = true, paramLabel = "PATH",
+                description = "Backing file or block device. With --size a missing file is created (sparse).")
+        Path file;
+
+        @Option(names = "--size", paramLabel = "SIZE", converter = Sizes.class,
+                description = "Device size (K, M, G, T are powers of 1024); default: the file's size. A larger size "
+                        + "extends the file (sparse); a smaller one serves the start of it.")
+        Long size;
+
+        static final class IoMode {
+            @Option(names = "--direct", description = "O_DIRECT on the backing file: no double caching (default).")
+            boolean direct;
+
+            @Option(names = "--buffered", description = "Use the backing file's page cache.")
+            boolean buffered;
+        }
+
+        @ArgGroup(exclusive = true)
+        IoMode ioMode;
+
+        @Option(names = "--read-only", description = "Serve the file read-only (the device is read-only).")
+        boolean readOnly;
+
+        @Option(names = "--zero-copy", description = "The backing file's reads and writes use the request's own "
+                + "pages (UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory.")
+        boolean zeroCopy;
+
+        @Option(names = "--allow-shared", description = "Serve a file that another jublk device serves too (each "
+                + "device caches it unaware of the other: only for files nothing writes through both).")
+        boolean allowShared;
+
+        @Override
+        public LoopSpec spec() {
+            BackingFile.Mode mode = ioMode != null && ioMode.buffered ? BackingFile.Mode.BUFFERED
+                    : BackingFile.Mode.DIRECT;
+            return LoopSpec.of(file, size, mode, readOnly, allowShared, zeroCopy);
+        }
+    }
+
+    public static LoopSpec of(Path file, Long size, BackingFile.Mode mode, boolean readOnly, boolean allowShared,
+            boolean zeroCopy) {
+        return new LoopSpec(file.toAbsolutePath().toString(), size, mode.label(), readOnly, allowShared, zeroCopy, null,
+                null, false);
+    }
+
+    private BackingFile.Mode modeValue() {
+        return BackingFile.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT));
+    }
+
+    private LoopTarget.Config config(Long deviceSize, Integer lbs) {
+        return new LoopTarget.Config(Path.of(file), deviceSize, modeValue(), readOnly, lbs, allowShared);
+    }
+
+    @Override
+    public long deviceFlags() {
+        return zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG : 0;
+    }
+
+    @Override
+    public void check(Integer logicalBlockSize) {
+        LoopTarget.check(config(size, logicalBlockSize));
+    }
+
+    @Override
+    public Opened open(Integer logicalBlockSize) {
+        LoopTarget t = LoopTarget.open(config(size, logicalBlockSize));
+        BackingFile f = t.backingFile();
+        LoopSpec resolved = new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, f.mode().label(),
+                f.identity(), f.created());
+        return new Opened(t, resolved, t.warnings());
+    }
+
+    @Override
+    public Target reopen(long deviceSize, int logicalBlockSize) {
+        if (identity == null) {
+            throw new ConfigException("the record of this device does not say which file it was created with: "
+                    + "not guessing");
+        }
+        LoopSpec served = new LoopSpec(file, size, servedMode != null ? servedMode : mode, readOnly, allowShared,
+                zeroCopy, servedMode, identity, created);
+        return LoopTarget.reopen(served.config(deviceSize, logicalBlockSize), identity, deviceSize,
+                logicalBlockSize);
+    }
+
+    /** The new size, and the file's identity as it is now (a device that grew extended its file). */
+    @Override
+    public TargetSpec resized(Target target, long newSize) {
+        BackingFile.Identity now = target instanceof LoopTarget t ? t.backingFile().identity() : identity;
+        return new LoopSpec(file, newSize, mode, readOnly, allowShared, zeroCopy, servedMode, now, created);
+    }
+
+    @Override
+    public void undoCreate(Target target) {
+        if (target instanceof LoopTarget t) {
+            t.removeIfCreated();
+        }
+    }
+
+    @Override
+    public void forgetCreated() {
+        if (created && identity != null) {
+            BackingFile.removeIfIdentical(identity);
+        }
+    }
+
+    @Override
+    public String backingStore() {
+        return identity != null ? identity.path() : null;
+    }
+
+    @Override
+    public Map<String, String> describe() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("file", identity != null ? identity.path() : file);
+        m.put("mode", servedMode != null ? servedMode : mode);
+        return m;
+    }
+}
