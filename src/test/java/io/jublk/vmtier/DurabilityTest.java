@@ -17,8 +17,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Every write acknowledged is in the backing file, even when the server goes away in the middle of a run: fio
@@ -34,8 +32,7 @@ class DurabilityTest {
     @TempDir(factory = Scratch.class)
     Path dir;
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(BackingFile.Mode.class)
+    @EachMode
     @DisplayName("the server dies mid-run: every write fio saw acknowledged is in the backing file")
     void acknowledgedWritesSurviveTheServer(BackingFile.Mode mode) throws Exception {
         Path f = dir.resolve("dur.img");

@@ -20,8 +20,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The loop target's data, in each mode: the device reads exactly what the file holds (and what the kernel's own
@@ -35,8 +33,7 @@ class LoopContentTest {
     @TempDir(factory = Scratch.class)
     Path dir;
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(BackingFile.Mode.class)
+    @EachMode
     @DisplayName("reads what the file holds; writes are in the file after the stop; the mode is real")
     void content(BackingFile.Mode mode) throws Exception {
         Path f = Data.randomFile(dir.resolve("backing.img"), SIZE, 1);

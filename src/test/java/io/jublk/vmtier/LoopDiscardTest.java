@@ -13,8 +13,6 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Discard and write-zeroes on the loop target over ext4, in each mode: advertised, reading back as zeros,
@@ -26,8 +24,7 @@ class LoopDiscardTest {
     @TempDir(factory = Scratch.class)
     Path dir;
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(BackingFile.Mode.class)
+    @EachMode
     @DisplayName("blkdiscard and blkdiscard -z read back as zeros, and a discard leaves holes in the file")
     void discardAndWriteZeroes(BackingFile.Mode mode) throws Exception {
         Path f = dir.resolve("d.img");
@@ -55,8 +52,7 @@ class LoopDiscardTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(BackingFile.Mode.class)
+    @EachMode
     @DisplayName("a device on the first 16 MiB of a 64 MiB file never touches the rest")
     void aDeviceOnThePrefixOfAFileLeavesTheRestAlone(BackingFile.Mode mode) throws Exception {
         Path big = Data.randomFile(dir.resolve("big.img"), 64L * MIB, 4);

@@ -10,8 +10,6 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The loop device has a volatile write cache with FUA, and fio jobs that flush after every write (fsync=1) and
@@ -22,8 +20,7 @@ class LoopFlushFuaTest {
     @TempDir(factory = Scratch.class)
     Path dir;
 
-    @ParameterizedTest(name = "{0}")
-    @EnumSource(BackingFile.Mode.class)
+    @EachMode
     @DisplayName("write back cache with FUA; fio with a FLUSH after every write, and FUA writes, verify")
     void flushAndFua(BackingFile.Mode mode) throws Exception {
         try (Device d = Device.start(Served.loop(dir.resolve("f.img"), 256L * MIB, mode))) {
