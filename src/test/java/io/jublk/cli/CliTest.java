@@ -391,6 +391,40 @@ class CliTest {
         reachesPreflight("del", "-n", "1");
         reachesPreflight("del", "--all");
         reachesPreflight("del", "--all", "--timeout", "1");
+        reachesPreflight("del", "--safe", "-n", "1");
+        assertTrue(command(DelCommand.class, "del", "--safe", "-n", "2").safe);
+        assertFalse(command(DelCommand.class, "del", "-n", "2").safe);
+    }
+
+    // ---- resize -------------------------------------------------------------------------------------------------
+
+    @Test
+    void resizeTakesAnIdASizeAndForce() {
+        ResizeCommand r = command(ResizeCommand.class, "resize", "-n", "3", "--size", "2G");
+        assertEquals(3, r.id);
+        assertEquals(2L << 30, r.size);
+        assertFalse(r.force);
+        assertTrue(command(ResizeCommand.class, "resize", "-n", "3", "--size", "1M", "--force").force);
+        reachesPreflight("resize", "-n", "3", "--size", "1G");
+        reachesPreflight("resize", "-n", "3", "--size", "1G", "--force");
+    }
+
+    @Test
+    void badResizesAreRefused() {
+        refused("Missing required options: '--number=ID', '--size=SIZE'", "resize");
+        refused("Missing required option: '--size=SIZE'", "resize", "-n", "1");
+        refused("Missing required option: '--number=ID'", "resize", "--size", "1G");
+        refused("--size must be greater than 0", "resize", "-n", "1", "--size", "0");
+        refused("Invalid value for option '--size': 'lots' is not a size (e.g. 512M, 1G, 4096)", "resize", "-n", "1",
+                "--size", "lots");
+    }
+
+    @Test
+    void addTakesNoPartitionScan() {
+        assertTrue(addSpec("add", "null", "--size", "1G", "--no-partition-scan").noPartitionScan());
+        assertFalse(addSpec("add", "null", "--size", "1G").noPartitionScan());
+        assertEquals(io.jublk.uapi.Ublk.UBLK_F_NO_AUTO_PART_SCAN,
+                addSpec("add", "null", "--size", "1G", "--no-partition-scan").deviceFlags());
     }
 
     @Test
