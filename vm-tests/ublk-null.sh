@@ -4,7 +4,7 @@
 # char devices, their daemons and state files. (What the server does with two devices at once, and with two queues,
 # is tested in one JVM by the tier: vmtier.sh, NullDevicesTest.)
 # vm-test:
-# vm-test-seconds: 100
+# vm-test-seconds: 150
 . "$(dirname "$0")/lib/scenario.sh"
 
 dev=$(add_device null --size 1G) || finish
