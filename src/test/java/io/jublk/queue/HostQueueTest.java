@@ -15,6 +15,7 @@ import io.jublk.uapi.LinuxUapi;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -83,11 +84,15 @@ class HostQueueTest {
         }
     }
 
-    /** A handler that answers too early, or never, fails the test with a reason: it neither passes nor hangs. */
+    /**
+     * A handler that answers too early, or never (QUEUED, nothing started, and no answer from another thread),
+     * fails the test with a reason: it neither passes nor hangs.
+     */
     @ParameterizedTest
     @CsvSource({"answer with I/O in flight, in flight", "QUEUED with nothing started, started nothing"})
     void aHandlerThatBreaksTheCycleFailsTheTest(String misbehave, String reason) throws Exception {
         try (Fd f = file(); HostQueue q = HostQueue.open(target(f, misbehave), 2, 8192, false)) {
+            q.answerTimeout(Duration.ofMillis(200));
             q.start(1, Ublk.UBLK_IO_OP_READ, 0, 0, 8);
             Throwable e = assertThrows(Throwable.class, q::awaitAll);
             assertTrue(e.getMessage().contains(reason), e.getMessage());
