@@ -258,6 +258,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         int sq = Integer.highestOneBit(Math.max(8, 2 * depth + 2) - 1) << 1;
         ring = IoUring.open(Math.min(sq, 32768), Math.min(sq * 2, 65536), 0,
                 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN, true);
+        // Before the target may queue anything: the probe reaps whatever completes.
+        sendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
+                && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
 
         int page = LibC.pageSize();
         long descStride = Layouts.roundUp((long) Ublk.UBLK_MAX_QUEUE_DEPTH * cfg.ioDescSize(), page);
@@ -306,10 +309,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             ring.registerBuffers(buffers);
             fixedBuffers = true;
         }
-        if (fixedBuffers) {
-            sendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
-                    && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
-        }
+        sendRecvFixed &= fixedBuffers;
 
         armWake();
         for (int tag = 0; tag < depth; tag++) {

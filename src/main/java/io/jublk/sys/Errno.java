@@ -49,6 +49,7 @@ public final class Errno {
     public static final int ENODATA = 61;
     public static final int ETIME = 62;
     public static final int ENOLINK = 67;
+    public static final int EPROTO = 71;
     public static final int EOVERFLOW = 75;
     public static final int EILSEQ = 84;
     public static final int ENOTSOCK = 88;

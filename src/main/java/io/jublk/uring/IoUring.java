@@ -374,7 +374,7 @@ public final class IoUring implements AutoCloseable {
      * Whether this kernel takes IORING_RECVSEND_FIXED_BUF on {@code opcode} (SEND, RECV or SEND_ZC): 7.3 does on all
      * three, 6.18 only on SEND_ZC. Learned by trying it on descriptor -1: the flags are checked when the SQE is
      * prepared (EINVAL if refused), the descriptor only after that (EBADF). For setting up a ring: call it while
-     * nothing else is outstanding; it waits for its own completions and allocates.
+     * nothing else is queued or outstanding (it reaps every completion until its own) and allocates.
      */
     public boolean recvSendFixedBufferSupported(int opcode) {
         long sqe = sqe();

@@ -149,6 +149,9 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         int entries = Integer.highestOneBit(Math.max(8, 4 * depth) - 1) << 1;
         this.ring = IoUring.open(entries, 2 * entries, 0,
                 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN, true);
+        // Before the target may queue anything: the probe reaps whatever completes.
+        boolean kernelSendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
+                && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
         long page = LibC.pageSize();
         long stride = (bufferBytes + page - 1) / page * page;
         MemorySegment all = arena.allocate(stride * depth, page);
@@ -185,8 +188,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         } else {
             fixedBuffers = false;
         }
-        sendRecvFixed = fixedBuffers && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
-                && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
+        sendRecvFixed = fixedBuffers && kernelSendRecvFixed;
         armWake();
     }
 
