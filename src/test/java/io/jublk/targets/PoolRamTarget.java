@@ -17,23 +17,25 @@ import java.util.concurrent.Executor;
  * request's buffer and answers with {@link QueueContext#complete}. The test target of asynchronous completion,
  * on the host ({@code HostQueue}) and against the real kernel in the VM.
  *
- * <p>Requests that touch the sectors below {@code blackHoleSectors} are never answered: a target that hangs,
- * for the queue's bound on how long a stopping device waits.
+ * <p>Requests that start in the sectors {@code [holeStart, holeEnd)} are never answered: a target that hangs, for
+ * the queue's bound on how long a stopping device waits.
  */
 public final class PoolRamTarget implements Target {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ram;
     private final Executor executor;
-    private final long blackHoleSectors;
+    private final long holeStart;
+    private final long holeEnd;
 
-    public PoolRamTarget(long sizeBytes, Executor executor, long blackHoleSectors) {
+    public PoolRamTarget(long sizeBytes, Executor executor, long holeStart, long holeEnd) {
         this.ram = arena.allocate(sizeBytes, 4096);
         this.executor = executor;
-        this.blackHoleSectors = blackHoleSectors;
+        this.holeStart = holeStart;
+        this.holeEnd = holeEnd;
     }
 
     public PoolRamTarget(long sizeBytes, Executor executor) {
-        this(sizeBytes, executor, 0);
+        this(sizeBytes, executor, 0, 0);
     }
 
     @Override
@@ -81,7 +83,7 @@ public final class PoolRamTarget implements Target {
 
         @Override
         public int handle(Request r) {
-            if (r.startSector() < blackHoleSectors) {
+            if (r.startSector() >= holeStart && r.startSector() < holeEnd) {
                 return QUEUED;
             }
             requests[r.tag()] = r;

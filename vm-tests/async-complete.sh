@@ -1,0 +1,29 @@
+#!/bin/bash
+# Asynchronous completion against ublk_drv (io.jublk.server.AsyncCompletionDevices, in one JVM): a RAM disk whose
+# handler answers every request from another thread, a platform pool and then virtual threads, passes fio's
+# crc32c verification; a device whose target never answers a request still stops, within the queue's grace
+# (UblkQueue.STOP_GRACE, 10 s) and a margin, and the reader of that request gets an error.
+# vm-test:
+# vm-test-seconds: 240
+. "$(dirname "$0")/lib/scenario.sh"
+
+java=${JAVA_HOME:-$(ublk --print-jdk)}/bin/java
+cp=target/classes:target/test-classes
+[[ -f target/test-classes/io/jublk/server/AsyncCompletionDevices.class ]] \
+  || { fail "target/test-classes has no AsyncCompletionDevices (run ./mvnw test-compile on the host)"; finish; }
+opts=(-XX:+UseSerialGC -Xmx512m --enable-native-access=ALL-UNNAMED)
+start=$SECONDS
+shopt -s lastpipe
+{ timeout 600 "$java" "${opts[@]}" -cp "$cp" io.jublk.server.AsyncCompletionDevices 2>&1; echo "EXIT $?"; } \
+  | tee "$JUBLK_OUT/async-complete.log" | while IFS= read -r line; do
+    case $line in
+      "PASS "*) ok "${line#PASS }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      "EXIT "*) rc=${line#EXIT } ;;
+      *) echo "$line" ;;
+    esac
+  done
+info "AsyncCompletionDevices took $((SECONDS - start)) s, exit ${rc:-?}"
+expect_eq "AsyncCompletionDevices exit status" 0 "${rc:-none}"
+check "no device left" test -z "$(ublk_ids)"
+finish
