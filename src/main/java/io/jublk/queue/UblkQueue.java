@@ -358,11 +358,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                     waitNanos = next - now;
                 }
             }
-            if (!mailbox.mayBlock()) {
-                continue;
+            // An answer that came meanwhile: submit and reap without waiting, so that a steady stream of answers
+            // still lets the commits out and the completions in.
+            boolean block = mailbox.mayBlock();
+            int r = !block ? ring.submitAndWait(0)
+                    : waitNanos < 0 ? ring.submitAndWait(1) : ring.submitAndWait(1, waitNanos);
+            if (block) {
+                mailbox.awake();
             }
-            int r = waitNanos < 0 ? ring.submitAndWait(1) : ring.submitAndWait(1, waitNanos);
-            mailbox.awake();
             if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY && r != -Errno.ETIME) {
                 throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
             }
@@ -403,8 +406,13 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             // Fails only if a completer took the request just now: its answer is in the mailbox.
             if (mailbox.cancel(r.id())) {
                 LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " still unanswered "
-                        + STOP_GRACE.toSeconds() + " s into the device's stop: answering it with ECANCELED");
-                settle(r, -Errno.ECANCELED);
+                        + STOP_GRACE.toSeconds() + " s into the device's stop: answering it with ECANCELED"
+                        + (backendOps[tag] > 0 ? " once its " + backendOps[tag] + " operation(s) end" : ""));
+                if (backendOps[tag] > 0) {
+                    hold(tag, -Errno.ECANCELED);
+                } else {
+                    commit(r, -Errno.ECANCELED);
+                }
                 cancelled = true;
             }
         }
@@ -685,6 +693,11 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             LOG.log(Level.ERROR, "target answered " + r + " with " + (backendOps[tag] - notifs[tag])
                     + " operation(s) still in flight; the answer waits for them");
         }
+        hold(tag, result);
+    }
+
+    /** The answer is committed when the tag's last operation ends; later completions are not delivered. */
+    private void hold(int tag, int result) {
         held[tag] = true;
         heldResult[tag] = result;
     }

@@ -303,11 +303,11 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
                         : "requests wait and their operations did not complete";
                 throw new IllegalStateException(what + " within " + answerTimeout.toMillis() + " ms: " + busyTags());
             }
-            if (!mailbox.mayBlock()) {
-                continue;
+            boolean block = mailbox.mayBlock();
+            int r = block ? ring.submitAndWait(1, left) : ring.submitAndWait(0);
+            if (block) {
+                mailbox.awake();
             }
-            int r = ring.submitAndWait(1, left);
-            mailbox.awake();
             if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY && r != -Errno.ETIME) {
                 throw new IllegalStateException("io_uring_enter: " + Errno.name(r));
             }
