@@ -1,14 +1,5 @@
 package io.jublk.queue;
 
-import static io.jublk.uapi.LinuxUapi.AF_INET;
-import static io.jublk.uapi.LinuxUapi.AF_UNIX;
-import static io.jublk.uapi.LinuxUapi.INADDR_LOOPBACK;
-import static io.jublk.uapi.LinuxUapi.IPPROTO_TCP;
-import static io.jublk.uapi.LinuxUapi.SOCK_CLOEXEC;
-import static io.jublk.uapi.LinuxUapi.SOCK_STREAM;
-import static io.jublk.uapi.LinuxUapi.SOL_SOCKET;
-import static io.jublk.uapi.LinuxUapi.SO_SNDBUF;
-import static io.jublk.uapi.LinuxUapi.TCP_NODELAY;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,18 +8,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jublk.sys.Errno;
 import io.jublk.sys.Fd;
-import io.jublk.sys.LibC;
-import io.jublk.sys.NativeException;
-import io.jublk.uapi.SockaddrIn;
-import io.jublk.uapi.SockaddrUn;
 import io.jublk.uapi.Ublk;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -53,37 +35,12 @@ class NetworkTargetTest {
 
     private final Arena arena = Arena.ofShared();
 
-    /** Our end of a connection and the peer's listening socket. */
-    private record Wire(Fd fd, MemorySegment address, int addressLength, ServerSocketChannel server) {}
-
     private Wire tcp() throws Exception {
-        ServerSocketChannel server = ServerSocketChannel.open()
-                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        MemorySegment addr = arena.allocate(SockaddrIn.LAYOUT);
-        SockaddrIn.write(addr, INADDR_LOOPBACK, ((InetSocketAddress) server.getLocalAddress()).getPort());
-        Fd fd = socket(AF_INET);
-        // As a block device's client must: Nagle would hold a payload back until the header before it is
-        // acknowledged, 40 ms of delayed ACK per WRITE.
-        LibC.rawSetsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, 1);
-        return new Wire(fd, addr, (int) SockaddrIn.SIZE, server);
+        return Wire.tcp(arena);
     }
 
     private Wire unix() throws Exception {
-        Path path = dir.resolve("wire");
-        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)
-                .bind(UnixDomainSocketAddress.of(path));
-        MemorySegment addr = arena.allocate(SockaddrUn.LAYOUT);
-        int len = SockaddrUn.write(addr, path.toString());
-        return new Wire(socket(AF_UNIX), addr, len, server);
-    }
-
-    private static Fd socket(int domain) {
-        Fd fd = Fd.adopt(NativeException.check(LibC.rawSocket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"),
-                "socket");
-        // Smaller than a 128 KiB payload, so sends come back short. TCP gets more: with less, each window waits
-        // for the peer's delayed acknowledgement, and the test for seconds.
-        LibC.rawSetsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, domain == AF_INET ? 64 * 1024 : 16 * 1024);
-        return fd;
+        return Wire.unix(arena, dir.resolve("wire"));
     }
 
     private static byte[] pattern(int round, int tag) {

@@ -15,7 +15,7 @@ import java.util.concurrent.locks.LockSupport;
  * them (the target's receives come back short), a slow start (the target's large sends fill the socket and come
  * back short), and an end after a number of requests (it closes the connection).
  */
-final class WirePeer implements AutoCloseable {
+public final class WirePeer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final byte[] disk;
     private final boolean chop;
@@ -29,7 +29,7 @@ final class WirePeer implements AutoCloseable {
      * @param chop       write each reply in pieces of 1 byte to 16 KiB, with short pauses now and then
      * @param closeAfter close the connection after this many requests (Integer.MAX_VALUE: never)
      */
-    WirePeer(ServerSocketChannel server, long size, boolean chop, int closeAfter) {
+    public WirePeer(ServerSocketChannel server, long size, boolean chop, int closeAfter) {
         this.server = server;
         this.disk = new byte[Math.toIntExact(size)];
         this.chop = chop;
@@ -37,11 +37,11 @@ final class WirePeer implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("wire-peer").start(this::serve);
     }
 
-    byte[] disk() {
+    public byte[] disk() {
         return disk;
     }
 
-    int served() {
+    public int served() {
         return served;
     }
 

@@ -27,7 +27,7 @@ import java.lang.foreign.MemorySegment;
  * value, anything else answered with {@link QueueContext#complete} on the queue thread. A peer that closes or a
  * connection that fails answers every waiting request with the error.
  */
-final class WireTarget implements Target {
+public final class WireTarget implements Target {
     static final int HEADER = 24;
     static final int REPLY = 16;
 
@@ -59,7 +59,7 @@ final class WireTarget implements Target {
      * @param zeroCopySend WRITE payloads with SEND_ZC
      * @param pollFirst    wait for POLLIN before each reply header's RECV
      */
-    WireTarget(int socketFd, MemorySegment address, int addressLength, long sizeBytes, boolean zeroCopySend,
+    public WireTarget(int socketFd, MemorySegment address, int addressLength, long sizeBytes, boolean zeroCopySend,
             boolean pollFirst) {
         this.socketFd = socketFd;
         this.address = address;

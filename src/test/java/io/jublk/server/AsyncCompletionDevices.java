@@ -2,7 +2,13 @@ package io.jublk.server;
 
 import io.jublk.queue.QueueStats;
 import io.jublk.queue.UblkQueue;
+import io.jublk.queue.Wire;
+import io.jublk.queue.WirePeer;
+import io.jublk.queue.WireTarget;
+import io.jublk.sys.Fd;
 import io.jublk.targets.PoolRamTarget;
+import io.jublk.uapi.Ublk;
+import java.lang.foreign.Arena;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,7 +26,10 @@ import java.util.logging.Logger;
  * Asynchronous completion against the real ublk_drv: devices whose handler answers every request from another
  * thread ({@link PoolRamTarget}: a RAM disk served by a pool of platform threads, then by virtual threads), checked
  * with fio's crc32c verification; and a device whose target never answers some requests, which must still stop,
- * within {@link UblkQueue#STOP_GRACE} and a margin, with an error for the request that waited.
+ * within {@link UblkQueue#STOP_GRACE} and a margin, with an error for the request that waited. Then the socket
+ * operations: {@link WireTarget} serves a device from a {@link WirePeer} over TCP on the loopback address, through
+ * the queues' rings (7.3 takes fixed buffers on SEND and RECV); on a zero-copy device (UBLK_F_AUTO_BUF_REG) a
+ * WRITE's payload goes out with SEND_ZC from the request's own pages and a READ's comes into them with RECV.
  *
  * <p>Prints {@code PASS ...} / {@code FAIL ...} lines and {@code # ...} progress; exits 1 on any failure. Needs
  * ublk and fio (run by {@code vm-tests/async-complete.sh}).
@@ -39,6 +48,8 @@ public final class AsyncCompletionDevices {
         a.verified("a platform pool of 4", Executors.newFixedThreadPool(4));
         a.verified("virtual threads", Executors.newVirtualThreadPerTaskExecutor());
         a.unansweredRequestDoesNotHoldTheStop();
+        a.overTheWire(false);
+        a.overTheWire(true);
         System.exit(a.failed == 0 ? 0 : 1);
     }
 
@@ -115,6 +126,38 @@ public final class AsyncCompletionDevices {
             verdict(ended && dd.exitValue() != 0, "dd ended with an error: exit " + (ended ? dd.exitValue() : "none")
                     + ", " + out.replace('\n', ' '));
             verdict(!Files.exists(Path.of(dev)), dev + " is gone");
+        }
+    }
+
+    /** A device served over TCP by a peer in this process, checked with fio's verification. */
+    private void overTheWire(boolean zeroCopy) throws Exception {
+        long size = 64L << 20;
+        String kind = zeroCopy ? "a zero-copy device over TCP" : "a device over TCP";
+        try (Arena arena = Arena.ofShared()) {
+            Wire w = Wire.tcp(arena);
+            try (Fd fd = w.fd(); WirePeer peer = new WirePeer(w.server(), size, true, Integer.MAX_VALUE)) {
+                UblkServer.Options o = UblkServer.Options.builder().queues(1).depth(32).maxIoBytes(128 << 10)
+                        .flags(zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG : 0).readyTimeout(Duration.ofSeconds(60)).build();
+                UblkServer server = UblkServer.start(new WireTarget(fd.get(), w.address(), w.addressLength(), size,
+                        zeroCopy, false), o);
+                String dev = server.blockDevice();
+                System.out.println("# " + dev + ": " + kind);
+                try {
+                    for (String bs : List.of("4k", "128k")) {
+                        Run fio = run(180, "fio", "--name=w", "--filename=" + dev, "--ioengine=io_uring",
+                                "--direct=1", "--rw=randwrite", "--bs=" + bs, "--iodepth=16", "--size=16M",
+                                "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--randrepeat=0",
+                                "--output-format=terse");
+                        verdict(fio.ok(), "fio randwrite + verify crc32c, bs " + bs + ", iodepth 16, " + kind
+                                + fio.failure());
+                    }
+                } finally {
+                    UblkServer.StopResult r = server.stop();
+                    server.close();
+                    verdict(r.ok() && server.queueFailures().isEmpty(), kind + " stopped cleanly: " + r
+                            + ", after " + peer.served() + " requests over the wire");
+                }
+            }
         }
     }
 
