@@ -15,17 +15,8 @@ cp=target/classes:target/test-classes
   || { fail "target/test-classes has no AsyncCompletionDevices (run ./mvnw test-compile on the host)"; finish; }
 opts=(-XX:+UseSerialGC -Xmx512m --enable-native-access=ALL-UNNAMED)
 start=$SECONDS
-shopt -s lastpipe
-{ timeout 600 "$java" "${opts[@]}" -cp "$cp" io.jublk.server.AsyncCompletionDevices 2>&1; echo "EXIT $?"; } \
-  | tee "$JUBLK_OUT/async-complete.log" | while IFS= read -r line; do
-    case $line in
-      "PASS "*) ok "${line#PASS }" ;;
-      "FAIL "*) fail "${line#FAIL }" ;;
-      "EXIT "*) rc=${line#EXIT } ;;
-      *) echo "$line" ;;
-    esac
-  done
-info "AsyncCompletionDevices took $((SECONDS - start)) s, exit ${rc:-?}"
-expect_eq "AsyncCompletionDevices exit status" 0 "${rc:-none}"
+java_checks "$JUBLK_OUT/async-complete.log" 600 "$java" "${opts[@]}" -cp "$cp" io.jublk.server.AsyncCompletionDevices
+info "AsyncCompletionDevices took $((SECONDS - start)) s, exit ${JAVA_CHECKS_EXIT:-?}"
+expect_eq "AsyncCompletionDevices exit status" 0 "${JAVA_CHECKS_EXIT:-none}"
 check "no device left" test -z "$(ublk_ids)"
 finish

@@ -18,21 +18,12 @@ cp=target/classes:target/test-classes
 # -UseDynamicNumberOfCompilerThreads: the JIT would otherwise start and stop compiler threads as it pleases,
 # which the thread count check would see. Serial GC: few GC threads, as the daemon runs.
 opts=(-XX:+UseSerialGC -XX:-UseDynamicNumberOfCompilerThreads -Xmx256m --enable-native-access=ALL-UNNAMED)
-log=$JUBLK_OUT/rel-stress.log
 start=$SECONDS
-shopt -s lastpipe
 # The JVM's PASS/FAIL lines become the scenario's checks; progress lines pass through.
-{ timeout 600 "$java" "${opts[@]}" -cp "$cp" io.jublk.server.StressCycles "$SCRATCH" "$cycles" 2>&1; echo "EXIT $?"; } \
-  | tee "$log" | while IFS= read -r line; do
-    case $line in
-      "PASS "*) ok "${line#PASS }" ;;
-      "FAIL "*) fail "${line#FAIL }" ;;
-      "EXIT "*) rc=${line#EXIT } ;;
-      *) echo "$line" ;;
-    esac
-  done
-info "StressCycles took $((SECONDS - start)) s, exit ${rc:-?}"
-expect_eq "StressCycles exit status" 0 "${rc:-none}"
+java_checks "$JUBLK_OUT/rel-stress.log" 600 "$java" "${opts[@]}" -cp "$cp" io.jublk.server.StressCycles "$SCRATCH" \
+  "$cycles"
+info "StressCycles took $((SECONDS - start)) s, exit ${JAVA_CHECKS_EXIT:-?}"
+expect_eq "StressCycles exit status" 0 "${JAVA_CHECKS_EXIT:-none}"
 check "no device left" test -z "$(ublk_ids)"
 umount "$SCRATCH"
 finish

@@ -1,5 +1,6 @@
 package io.jublk.queue;
 
+import io.jublk.spi.QueueHandler;
 import io.jublk.spi.Request;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -176,12 +177,15 @@ final class CompletionMailbox {
      * @throws IllegalStateException    the request is not waiting for an answer: answered already, by this or by
      *                                  its handler's return value, or {@code id} belongs to an earlier request
      *                                  of its tag
-     * @throws IllegalArgumentException {@code id} is no request id of this queue
+     * @throws IllegalArgumentException {@code id} is no request id of this queue, or {@code result} is QUEUED
      */
     boolean complete(long id, int result) {
         int tag = Request.tagOf(id);
         if (id < 0 || id >= Request.ID_LIMIT || tag >= armed.length) {
             throw new IllegalArgumentException("not a request id of this queue: " + id);
+        }
+        if (result == QueueHandler.QUEUED) {
+            throw new IllegalArgumentException("QUEUED is not an answer (request " + describe(id) + ")");
         }
         if (!LONGS.compareAndSet(armed, tag, id, NONE)) {
             long now = (long) LONGS.getVolatile(armed, tag);

@@ -870,9 +870,6 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
         @Override
         public boolean complete(long requestId, int result) {
-            if (result == QueueHandler.QUEUED) {
-                throw new IllegalArgumentException("QUEUED is not an answer (request " + requestId + ")");
-            }
             return mailbox.complete(requestId, result);
         }
 
@@ -916,54 +913,49 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
 
+        /** An SQE for an operation bound to no request, on a fixed file; its user_data says {@code token}. */
         private long tokenSqe(long token) {
             if (token < 0 || token > MAX_TOKEN) {
                 throw new IllegalArgumentException("token " + token + " is not in 0.." + MAX_TOKEN);
             }
             long sqe = ring.sqe();
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
             tokenInflight++;
             return sqe;
         }
 
-        private static long address(MemorySegment m) {
-            if (!m.isNative() || m.byteSize() > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("not native memory of at most 2 GiB: " + m);
+        private static long ud(long token) {
+            return UserData.encodeToken(KIND_TOKEN, token);
+        }
+
+        /** Memory the handler gives an operation: native, and no more than an SQE's length takes. */
+        private static long address(MemorySegment m, long length) {
+            if (!m.isNative() || length < 0 || length > Math.min(m.byteSize(), Integer.MAX_VALUE)) {
+                throw new IllegalArgumentException(length + " bytes of " + m + " for an operation");
             }
             return m.address();
         }
 
         @Override
         public void connect(long token, int socket, MemorySegment address, int addressLength) {
-            if (addressLength < 0 || addressLength > address.byteSize()) {
-                throw new IndexOutOfBoundsException("address length " + addressLength + " of " + address);
-            }
-            long addr = address(address);
-            long sqe = tokenSqe(token);
-            ring.prepConnect(sqe, socket, addr, addressLength, UserData.encodeToken(KIND_TOKEN, token));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            ring.prepConnect(tokenSqe(token), socket, address(address, addressLength), addressLength, ud(token));
         }
 
         @Override
         public void send(long token, int socket, MemorySegment data, int msgFlags) {
-            long addr = address(data);
-            long sqe = tokenSqe(token);
-            ring.prepSend(sqe, socket, addr, (int) data.byteSize(), msgFlags, UserData.encodeToken(KIND_TOKEN, token));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            long addr = address(data, data.byteSize());
+            ring.prepSend(tokenSqe(token), socket, addr, (int) data.byteSize(), msgFlags, ud(token));
         }
 
         @Override
         public void recv(long token, int socket, MemorySegment into, int msgFlags) {
-            long addr = address(into);
-            long sqe = tokenSqe(token);
-            ring.prepRecv(sqe, socket, addr, (int) into.byteSize(), msgFlags, UserData.encodeToken(KIND_TOKEN, token));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            long addr = address(into, into.byteSize());
+            ring.prepRecv(tokenSqe(token), socket, addr, (int) into.byteSize(), msgFlags, ud(token));
         }
 
         @Override
         public void poll(long token, int file, int events) {
-            long sqe = tokenSqe(token);
-            ring.prepPollAdd(sqe, file, events, UserData.encodeToken(KIND_TOKEN, token));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            ring.prepPollAdd(tokenSqe(token), file, events, ud(token));
         }
     }
 }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jublk.spi.DeviceParams;
 import io.jublk.spi.QueueContext;
 import io.jublk.spi.QueueHandler;
 import io.jublk.spi.Request;
@@ -84,22 +83,7 @@ class AsyncCompletionTest {
      * that may answer later from anywhere.
      */
     private static Target target(Answerer answerer) {
-        return new Target() {
-            @Override
-            public String name() {
-                return "async";
-            }
-
-            @Override
-            public DeviceParams params(int maxIoBytes) {
-                return DeviceParams.basic(1 << 20, 512, 512, maxIoBytes, 0);
-            }
-
-            @Override
-            public QueueHandler openQueue(QueueContext queue) {
-                return r -> answerer.handle(queue, r);
-            }
-        };
+        return new TestTarget("async", 1 << 20, queue -> r -> answerer.handle(queue, r));
     }
 
     @FunctionalInterface

@@ -483,9 +483,6 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
     /** Answers request {@code requestId} from any thread, as {@link QueueContext#complete} does on a device. */
     @Override
     public boolean complete(long requestId, int result) {
-        if (result == QueueHandler.QUEUED) {
-            throw new IllegalArgumentException("QUEUED is not an answer (request " + requestId + ")");
-        }
         return mailbox.complete(requestId, result);
     }
 
@@ -681,41 +678,46 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
             throw new IndexOutOfBoundsException("address length " + addressLength + " of " + address);
         }
         Op op = loggedToken(token, Kind.CONNECT, socket, addressLength, 0);
-        long sqe = sqe(op);
+        long sqe = tokenSqe(op);
         if (sqe >= 0) {
             ring.prepConnect(sqe, socket, address.address(), addressLength, ud(op));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
     }
 
     @Override
     public void send(long token, int socket, MemorySegment data, int msgFlags) {
         Op op = loggedToken(token, Kind.SEND, socket, data.byteSize(), msgFlags);
-        long sqe = sqe(op);
+        long sqe = tokenSqe(op);
         if (sqe >= 0) {
             ring.prepSend(sqe, socket, data.address(), (int) data.byteSize(), tokenFlags(op, msgFlags), ud(op));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
     }
 
     @Override
     public void recv(long token, int socket, MemorySegment into, int msgFlags) {
         Op op = loggedToken(token, Kind.RECV, socket, into.byteSize(), msgFlags);
-        long sqe = sqe(op);
+        long sqe = tokenSqe(op);
         if (sqe >= 0) {
             ring.prepRecv(sqe, socket, into.address(), (int) into.byteSize(), tokenFlags(op, msgFlags), ud(op));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
     }
 
     @Override
     public void poll(long token, int file, int events) {
         Op op = loggedToken(token, Kind.POLL, file, 0, events);
-        long sqe = sqe(op);
+        long sqe = tokenSqe(op);
         if (sqe >= 0) {
             ring.prepPollAdd(sqe, file, events, ud(op));
+        }
+    }
+
+    /** The operation's SQE on a fixed file, or -1 when the interposer answers it with a NOP instead. */
+    private long tokenSqe(Op op) {
+        long sqe = sqe(op);
+        if (sqe >= 0) {
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
         }
+        return sqe;
     }
 
     private int tokenFlags(Op op, int msgFlags) {

@@ -3,12 +3,10 @@ package io.jublk.queue;
 import io.jublk.spi.Target;
 import io.jublk.spi.Request;
 import io.jublk.spi.QueueHandler;
-import io.jublk.spi.QueueContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jublk.spi.DeviceParams;
 import io.jublk.sys.Errno;
 import io.jublk.sys.Fd;
 import io.jublk.uapi.LinuxUapi;
@@ -28,44 +26,31 @@ class HostQueueTest {
 
     /** A target whose handler does what {@code misbehave} says on each READ: a few ways to break the rules. */
     private static Target target(Fd file, String misbehave) {
-        return new Target() {
-            @Override
-            public String name() {
-                return "test";
-            }
-
-            @Override
-            public DeviceParams params(int maxIoBytes) {
-                return DeviceParams.basic(1 << 20, 512, 512, maxIoBytes, 0);
-            }
-
-            @Override
-            public QueueHandler openQueue(QueueContext q) {
-                int f = q.registerFile(file.get());
-                return new QueueHandler() {
-                    @Override
-                    public int handle(Request r) {
-                        switch (misbehave) {
-                            case "answer with I/O in flight" -> {
-                                q.fsync(r, 0, f, true);
-                                return 0;
-                            }
-                            case "QUEUED with nothing started" -> {
-                                return QUEUED;
-                            }
-                            case "register late" -> q.registerFile(file.get());
-                            default -> q.read(r, 0, f, r.offset(), 0, (int) r.length(), 0);
+        return new TestTarget("test", 1 << 20, q -> {
+            int f = q.registerFile(file.get());
+            return new QueueHandler() {
+                @Override
+                public int handle(Request r) {
+                    switch (misbehave) {
+                        case "answer with I/O in flight" -> {
+                            q.fsync(r, 0, f, true);
+                            return 0;
                         }
-                        return QUEUED;
+                        case "QUEUED with nothing started" -> {
+                            return QUEUED;
+                        }
+                        case "register late" -> q.registerFile(file.get());
+                        default -> q.read(r, 0, f, r.offset(), 0, (int) r.length(), 0);
                     }
+                    return QUEUED;
+                }
 
-                    @Override
-                    public int ioDone(Request r, int sub, int res) {
-                        return res;
-                    }
-                };
-            }
-        };
+                @Override
+                public int ioDone(Request r, int sub, int res) {
+                    return res;
+                }
+            };
+        });
     }
 
     private Fd file() throws Exception {
