@@ -10,6 +10,10 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>For READ the target fills {@link #buffer()} with {@link #length()} bytes (the kernel copies them to the
  * request's pages after the commit); for WRITE the kernel has already copied the data in.
+ *
+ * <p>Decoded on the queue thread before {@code handle}; a thread the handler hands the request to (through an
+ * executor, a queue, a started thread: anything that orders the hand-off) reads the same values, which stay until
+ * the request is answered.
  */
 public final class Request {
     /** Bits of {@link #id()} that count the tag's requests; 16 more hold the tag. */
@@ -99,7 +103,9 @@ public final class Request {
     /**
      * The tag's data buffer (its full capacity; the request uses the first {@link #length()} bytes). Empty on a
      * zero-copy device ({@link Target#supportsZeroCopy()}), where the data never passes through the server's
-     * memory.
+     * memory. Any thread may use it while the request waits for its answer (a thread that answers with
+     * {@link QueueContext#complete} fills a READ's data first); it goes with its queue, after which every access
+     * throws IllegalStateException.
      */
     public MemorySegment buffer() {
         return buffer;
