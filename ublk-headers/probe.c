@@ -26,10 +26,17 @@
 #include <linux/stat.h>
 #include <linux/openat2.h>
 #include <linux/poll.h>
-#include <asm/signal.h>
+#include <linux/in.h>
+#include <linux/un.h>
+#include <linux/tcp.h>
+/* glibc's signal.h, not asm/signal.h: the latter's sigset_t clashes with sys/socket.h's (same SIG* numbers). */
+#include <signal.h>
 #include <asm/unistd_64.h>
 /* S_IF* are hidden from glibc programs in linux/stat.h; glibc's own sys/stat.h has them. */
 #include <sys/stat.h>
+/* AF_*, SOCK_*, MSG_* and SHUT_* are not in the UAPI headers (the kernel keeps them in include/linux/socket.h
+   and include/linux/net.h); glibc's copies are the same ABI numbers. */
+#include <sys/socket.h>
 
 #ifndef PROBE_SCAN
 
@@ -86,6 +93,15 @@ int main(void)
 	CONST(__NR_pidfd_send_signal) CONST(__NR_unlinkat) CONST(__NR_poll) CONST(__NR_fstat) CONST(__NR_umount2)
 	CONST(SIGTERM) CONST(SIGKILL) CONST(SIGINT) CONST(POLLIN)
 	STRUCT(open_how) FIELD(open_how, flags) FIELD(open_how, mode) FIELD(open_how, resolve)
+	/* Sockets: what a network target and its tests use (IORING_OP_CONNECT/SEND/RECV/POLL_ADD). */
+	CONST(AF_UNIX) CONST(AF_INET) CONST(SOCK_STREAM) CONST(SOCK_NONBLOCK) CONST(SOCK_CLOEXEC)
+	CONST(MSG_DONTWAIT) CONST(MSG_WAITALL) CONST(MSG_NOSIGNAL) CONST(MSG_MORE)
+	CONST(SOL_SOCKET) CONST(SO_SNDBUF) CONST(SO_RCVBUF) CONST(IPPROTO_TCP) CONST(TCP_NODELAY)
+	CONST(SHUT_RD) CONST(SHUT_WR) CONST(SHUT_RDWR) CONST(INADDR_LOOPBACK)
+	CONST(POLLOUT) CONST(POLLERR) CONST(POLLHUP) CONST(POLLRDHUP)
+	STRUCT(sockaddr_in) FIELD(sockaddr_in, sin_family) FIELD(sockaddr_in, sin_port)
+	FIELD(sockaddr_in, sin_addr) FIELD(sockaddr_in, __pad)
+	STRUCT(sockaddr_un) FIELD(sockaddr_un, sun_family) FIELD(sockaddr_un, sun_path)
 	/* The timeout io_uring_getevents_arg.ts points to (IORING_ENTER_EXT_ARG); from linux/time_types.h. */
 	STRUCT(__kernel_timespec) FIELD(__kernel_timespec, tv_sec) FIELD(__kernel_timespec, tv_nsec)
 	return 0;

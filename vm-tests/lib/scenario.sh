@@ -113,6 +113,23 @@ scratch_fs() {
   SCRATCH=/mnt/scratch
 }
 
+# java_checks LOG TIMEOUT JAVA_ARGS...: runs a JVM whose "PASS ..." / "FAIL ..." lines become the scenario's checks
+# (other lines pass through), its whole output also into LOG; sets JAVA_CHECKS_EXIT to its exit status.
+java_checks() {
+  local log=$1 timeout=$2 line
+  shift 2
+  JAVA_CHECKS_EXIT=
+  shopt -s lastpipe
+  { timeout "$timeout" "$@" 2>&1; echo "EXIT $?"; } | tee "$log" | while IFS= read -r line; do
+    case $line in
+      "PASS "*) ok "${line#PASS }" ;;
+      "FAIL "*) fail "${line#FAIL }" ;;
+      "EXIT "*) JAVA_CHECKS_EXIT=${line#EXIT } ;;
+      *) echo "$line" ;;
+    esac
+  done
+}
+
 # mode_arg MODE: the ublk add option for a loop mode ("direct" or "buffered").
 mode_arg() {
   case "$1" in

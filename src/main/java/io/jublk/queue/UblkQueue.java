@@ -6,6 +6,8 @@ import io.jublk.spi.Request;
 import io.jublk.spi.QueueHandler;
 import io.jublk.spi.QueueContext;
 import static io.jublk.uapi.IoUringUapi.IORING_ASYNC_CANCEL_ANY;
+import static io.jublk.uapi.IoUringUapi.IORING_CQE_F_MORE;
+import static io.jublk.uapi.IoUringUapi.IORING_CQE_F_NOTIF;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SINGLE_ISSUER;
@@ -15,7 +17,6 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import io.jublk.sys.Errno;
-import io.jublk.sys.Fd;
 import io.jublk.sys.LibC;
 import io.jublk.sys.Mmap;
 import io.jublk.sys.NativeException;
@@ -32,6 +33,7 @@ import io.jublk.uring.UserData;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -39,7 +41,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The runtime of one hardware queue: its own platform thread, io_uring, descriptor mapping and request
- * buffers, all owned by that thread (confined arenas) and released when it ends.
+ * buffers, all owned by that thread and released when it ends (the ring and the mapping in confined arenas; the
+ * buffers in a shared one, as a target may fill a buffer from another thread before it answers).
  *
  * <p>The cycle, per tag: FETCH_REQ once at start; when it completes the descriptor names a request, which is
  * checked and handed to the target; the target's answer goes back with COMMIT_AND_FETCH_REQ, which also
@@ -49,7 +52,14 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>FETCH and COMMIT of a tag must come from the same OS thread (the 7.x driver enforces a per-I/O daemon
  * task), hence a platform thread, never a virtual one. All submissions of a loop turn go to the kernel in one
- * io_uring_enter, which also waits for the next completions.
+ * io_uring_enter, which also waits for the next completions. A target answering from another thread
+ * ({@link QueueContext#complete}) goes through a {@link CompletionMailbox}, which this thread empties every turn
+ * and which wakes it through an eventfd read it keeps in the ring when it waits.
+ *
+ * <p>A device that stops holds its STOP_DEV until every request the server holds is answered (del_gendisk waits
+ * for them). So once {@link #stopping()} is called, a request waiting for its answer gets {@link #STOP_GRACE};
+ * then the queue cancels what the kernel can cancel of the target's operations and answers the request itself
+ * with ECANCELED (an EIO to the block layer).
  *
  * <p>On the way out, memory the kernel may write into (request buffers, the wake buffer) outlives every
  * operation that was given it: what can be cancelled is cancelled, completions are reaped until nothing but
@@ -63,6 +73,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     static final int KIND_TARGET = 2;
     static final int KIND_WAKE = 3;
     static final int KIND_CANCEL = 4;
+    /** An operation of the target's bound to no request: a 56-bit token in user_data. */
+    static final int KIND_TOKEN = 5;
 
     private static final byte FETCHING = 1;
     private static final byte SERVING = 2;
@@ -77,6 +89,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * UblkServer gives an abandoned queue to exit.
      */
     static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /**
+     * How long, once the device is stopping, a request may wait for its answer (counted from the stop, or from its
+     * arrival if later) before the queue answers it itself. Bounded, because STOP_DEV waits for every request the
+     * server holds and a target may never answer (a peer that went away); within UblkServer's 60 s wait for a
+     * queue after STOP_DEV, with {@link #DRAIN_NANOS} after it.
+     */
+    public static final Duration STOP_GRACE = Duration.ofSeconds(10);
 
     /**
      * Everything the queue needs to know about its device.
@@ -94,10 +114,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private final Thread thread;
     private final Runnable onExit;
     private final CountDownLatch ready = new CountDownLatch(1);
-    /** Written by {@link #abandon()} from any thread, closed by the queue thread: both under {@link #wakeLock}. */
-    private final Fd wake;
-    private final Object wakeLock = new Object();
+    /** Written from any thread ({@link #abandon()}, {@link #stopping()}, completers), closed by the queue thread. */
+    private final Waker waker;
+    private final CompletionMailbox mailbox;
     private volatile boolean stopRequested;
+    /** Set by {@link #stopping()}, after {@link #stopBegan}. */
+    private volatile boolean stopping;
+    /** System.nanoTime() of {@link #stopping()}. */
+    private volatile long stopBegan;
     private volatile Throwable failure;
 
     // Owned by the queue thread.
@@ -108,7 +132,16 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private long[] backendStart;
     private long[] startNanos;
     private int[] backendOps;
+    /** Of backendOps: SEND_ZC whose result came and whose notification has not. */
+    private int[] notifs;
+    /** The request was answered while operations of it were in flight: heldResult is committed when they end. */
+    private boolean[] held;
+    private int[] heldResult;
     private int active;
+    /** Operations bound to no request in flight: they do not keep the loop going; {@link #drain} reaps them. */
+    private int tokenInflight;
+    private boolean expiryCancelOutstanding;
+    private boolean sendRecvFixed;
     private int backendInflight;
     /** FETCH_REQ/COMMIT_AND_FETCH_REQ queued or submitted whose completion was not reaped yet. */
     private int ublkInflight;
@@ -123,6 +156,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private final List<Integer> files = new ArrayList<>();
     private boolean registering;
     private final boolean[] reportedErrno = new boolean[QueueStats.MAX_ERRNO + 1];
+    private boolean reportedWrongCount;
 
     /**
      * @param onExit run on the queue thread when it ends, whatever the reason (e.g. to wake the daemon's main
@@ -133,8 +167,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         this.target = target;
         this.stats = stats;
         this.onExit = onExit;
-        this.wake = Fd.adopt(NativeException.check(LibC.rawEventfd(0, LinuxUapi.EFD_CLOEXEC),
-                "eventfd for queue " + cfg.queueId()), "eventfd");
+        this.waker = new Waker("queue " + cfg.queueId());
+        this.mailbox = new CompletionMailbox(cfg.depth(), waker);
         this.thread = Thread.ofPlatform().name("ublk" + cfg.devId() + "-q" + cfg.queueId()).unstarted(this);
     }
 
@@ -165,17 +199,18 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      */
     public void abandon() {
         stopRequested = true;
-        synchronized (wakeLock) {
-            // The queue thread closes the eventfd under the same lock when it ends: checked and written under it,
-            // the number cannot be closed and reused by another descriptor in between.
-            if (!wake.isOpen()) {
-                return;
-            }
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment one = a.allocate(JAVA_LONG);
-                one.set(JAVA_LONG, 0, 1L);
-                LibC.rawWrite(wake.get(), one, 8);
-            }
+        waker.wake();
+    }
+
+    /**
+     * The device is about to be stopped (call before STOP_DEV): requests that wait for an answer from the target get
+     * {@link #STOP_GRACE}, then the queue answers them itself. Safe from any thread, also after the queue ended.
+     */
+    public void stopping() {
+        if (!stopping) {
+            stopBegan = System.nanoTime();
+            stopping = true;
+            waker.wake();
         }
     }
 
@@ -198,8 +233,10 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     @Override
     public void run() {
         // Memory the kernel writes into has an arena of its own, released only when nothing can reach it any more;
-        // the descriptor mapping is the kernel's memory, which our unmapping cannot harm.
-        Arena ioMemory = Arena.ofConfined();
+        // the descriptor mapping is the kernel's memory, which our unmapping cannot harm. Shared, not confined: a
+        // target answering from another thread fills a READ's buffer there, and one that comes after the queue
+        // ended gets an IllegalStateException from the closed arena instead of writing into unmapped memory.
+        Arena ioMemory = Arena.ofShared();
         Arena descMemory = Arena.ofConfined();
         try {
             setUp(ioMemory, descMemory);
@@ -221,6 +258,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         int sq = Integer.highestOneBit(Math.max(8, 2 * depth + 2) - 1) << 1;
         ring = IoUring.open(Math.min(sq, 32768), Math.min(sq * 2, 65536), 0,
                 IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN, true);
+        // Before the target may queue anything: the probe reaps whatever completes.
+        sendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
+                && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
 
         int page = LibC.pageSize();
         long descStride = Layouts.roundUp((long) Ublk.UBLK_MAX_QUEUE_DEPTH * cfg.ioDescSize(), page);
@@ -250,6 +290,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         backendStart = new long[depth];
         startNanos = new long[depth];
         backendOps = new int[depth];
+        notifs = new int[depth];
+        held = new boolean[depth];
+        heldResult = new int[depth];
         wakeBuf = ioMemory.allocate(8, 8);
 
         files.add(cfg.ublkcFd());
@@ -266,6 +309,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             ring.registerBuffers(buffers);
             fixedBuffers = true;
         }
+        sendRecvFixed &= fixedBuffers;
 
         armWake();
         for (int tag = 0; tag < depth; tag++) {
@@ -305,12 +349,81 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
     private void loop() {
         while (!abandon && (active > 0 || backendInflight > 0)) {
-            int r = ring.submitAndWait(1);
-            if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+            takeAnswers();
+            long waitNanos = -1;
+            if (stopping) {
+                long now = System.nanoTime();
+                long next = expire(now);
+                if (next != Long.MAX_VALUE) {
+                    waitNanos = next - now;
+                }
+            }
+            // An answer that came meanwhile: submit and reap without waiting, so that a steady stream of answers
+            // still lets the commits out and the completions in.
+            boolean block = mailbox.mayBlock();
+            int r = !block ? ring.submitAndWait(0)
+                    : waitNanos < 0 ? ring.submitAndWait(1) : ring.submitAndWait(1, waitNanos);
+            if (block) {
+                mailbox.awake();
+            }
+            if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY && r != -Errno.ETIME) {
                 throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
             }
             ring.forEachCompletion(this);
         }
+    }
+
+    /** Commits what completers answered since the last turn. */
+    private void takeAnswers() {
+        for (int tag = mailbox.take(); tag >= 0; tag = mailbox.take()) {
+            if (!draining) {
+                settle(requests[tag], mailbox.result(tag));
+            }
+        }
+    }
+
+    /**
+     * The device is stopping: answers every request whose grace ended with ECANCELED (after its operations, which
+     * a cancel cuts short where the kernel can) and returns when the next one's ends, Long.MAX_VALUE if none waits.
+     * A scan of the tags per loop turn, only while the device stops.
+     */
+    private long expire(long now) {
+        long grace = STOP_GRACE.toNanos();
+        long began = stopBegan;
+        long next = Long.MAX_VALUE;
+        boolean cancelled = false;
+        for (int tag = 0; tag < requests.length; tag++) {
+            if (state[tag] != SERVING || held[tag]) {
+                continue;
+            }
+            long end = Math.max(startNanos[tag], began) + grace;
+            if (end - now > 0) {
+                next = Math.min(next, end);
+                continue;
+            }
+            Request r = requests[tag];
+            mailbox.beLenient();
+            // Fails only if a completer took the request just now: its answer is in the mailbox.
+            if (mailbox.cancel(r.id())) {
+                LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + r + " still unanswered "
+                        + STOP_GRACE.toSeconds() + " s into the device's stop: answering it with ECANCELED"
+                        + (backendOps[tag] > 0 ? " once its " + backendOps[tag] + " operation(s) end" : ""));
+                if (backendOps[tag] > 0) {
+                    hold(tag, -Errno.ECANCELED);
+                } else {
+                    commit(r, -Errno.ECANCELED);
+                }
+                cancelled = true;
+            }
+        }
+        if (cancelled && !expiryCancelOutstanding) {
+            long sqe = ring.nextSqe();
+            if (sqe >= 0) {
+                ring.prepCancel(sqe, 0, IORING_ASYNC_CANCEL_ANY, UserData.encode(0, KIND_CANCEL, 0, 0));
+                expiryCancelOutstanding = true;
+            }
+        }
+        return next;
     }
 
     /**
@@ -337,6 +450,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * With zero copy (AUTO_BUF_REG) ublk copies nothing (ublk_need_map_io is false).
      */
     private void tearDown(Arena ioMemory, Arena descMemory) {
+        // From here on an answer from another thread is dropped: complete() returns false.
+        mailbox.close();
         boolean drained = true;
         if (ring != null) {
             try {
@@ -352,15 +467,20 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         String keep = whyKeepMemory(drained);
         if (keep == null) {
             closeHandler();
-            ioMemory.close();
+            try {
+                ioMemory.close();
+            } catch (IllegalStateException e) {
+                // A thread of the target's holds a request buffer in a native call right now (a shared arena
+                // refuses to close then): the memory stays, and that thread's later accesses still fail cleanly.
+                LOG.log(Level.WARNING, "queue " + cfg.queueId() + " of device " + cfg.devId()
+                        + ": its buffers are in use by another thread and stay for the rest of the process: " + e);
+            }
         } else {
             // The handler may own memory its operations were given, too.
             LOG.log(Level.WARNING, "queue " + cfg.queueId() + " of device " + cfg.devId() + ": " + keep
                     + "; its buffers (and the target's queue handler) stay for the rest of the process");
         }
-        synchronized (wakeLock) {
-            wake.close();
-        }
+        waker.close();
     }
 
     private void closeHandler() {
@@ -376,8 +496,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     /** Why {@code ioMemory} must not be released, or null. */
     private String whyKeepMemory(boolean drained) {
         if (!drained) {
-            return backendInflight + " target operation(s) and " + (wakeArmed ? "the" : "no") + " wake read still"
-                    + " outstanding " + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s after they were cancelled";
+            return backendInflight + " target operation(s) of requests, " + tokenInflight + " of no request and "
+                    + (wakeArmed ? "the" : "no") + " wake read still outstanding "
+                    + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s after they were cancelled";
         }
         if (ublkInflight > 0 && !cfg.zeroCopy() && (ring.setupFlags() & IORING_SETUP_DEFER_TASKRUN) == 0) {
             return ublkInflight + " ublk command(s) outstanding when the ring closed, on a ring without"
@@ -387,9 +508,10 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     /**
-     * Cancels everything the kernel can cancel and reaps completions until no target operation and no wake read
-     * is outstanding, or {@link #DRAIN_NANOS} passed. SQEs still queued go to the kernel first (in the same
-     * io_uring_enter, ahead of the cancel), so they are covered too. ublk commands stay: see {@link #tearDown}.
+     * Cancels everything the kernel can cancel and reaps completions until no target operation (bound to a request
+     * or not; a SEND_ZC until its notification) and no wake read is outstanding, or {@link #DRAIN_NANOS} passed.
+     * SQEs still queued go to the kernel first (in the same io_uring_enter, ahead of the cancel), so they are
+     * covered too. ublk commands stay: see {@link #tearDown}.
      * Returns whether it got there.
      */
     private boolean drain() {
@@ -400,7 +522,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
         long deadline = System.nanoTime() + DRAIN_NANOS;
         boolean cancelQueued = false;
-        while (backendInflight > 0 || wakeArmed) {
+        while (backendInflight > 0 || tokenInflight > 0 || wakeArmed) {
             if (!cancelQueued) {
                 long sqe = ring.nextSqe();
                 if (sqe >= 0) {
@@ -428,7 +550,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         int tag = UserData.tag(userData);
         switch (UserData.kind(userData)) {
             case KIND_UBLK -> ublkDone(tag, res);
-            case KIND_TARGET -> targetDone(tag, UserData.sub(userData), res);
+            case KIND_TARGET -> targetDone(tag, UserData.sub(userData), res, flags);
+            case KIND_TOKEN -> tokenDone(UserData.token(userData), res);
             case KIND_WAKE -> {
                 wakeArmed = false;
                 if (stopRequested) {
@@ -438,7 +561,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                 }
             }
             case KIND_CANCEL -> {
-                if (res < 0) {
+                expiryCancelOutstanding = false;
+                if (res < 0 && res != -Errno.ENOENT) {
                     LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": IORING_OP_ASYNC_CANCEL: " + Errno.name(res));
                 }
             }
@@ -478,25 +602,46 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         stats.started();
         int result = cfg.decoder().decode(r, opFlags, nrSectors, startSector);
         if (result == 0) {
+            mailbox.arm(r.id());
             try {
                 result = handler.handle(r);
             } catch (RuntimeException e) {
                 result = targetFailed(r, e);
             }
+            if (result == QueueHandler.QUEUED || !answeredByHandler(r)) {
+                return;
+            }
         }
-        if (result != QueueHandler.QUEUED) {
-            commit(r, result);
-        }
+        settle(r, result);
     }
 
-    private void targetDone(int tag, int sub, int res) {
-        Request r = requests[tag];
-        backendInflight--;
-        if (--backendOps[tag] == 0) {
-            stats.backendDone(System.nanoTime() - backendStart[tag]);
+    /**
+     * The handler answered {@code r} by returning a result: takes the request from the mailbox. False (and an error
+     * logged) if a completer answered it already; that answer counts.
+     */
+    private boolean answeredByHandler(Request r) {
+        if (mailbox.disarm(r.id())) {
+            return true;
         }
-        if (draining) {
-            return;
+        LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": the target answered " + r + " twice, by complete() and"
+                + " by a returned result; the first counts");
+        return false;
+    }
+
+    private void targetDone(int tag, int sub, int res, int flags) {
+        Request r = requests[tag];
+        boolean answered = held[tag];
+        if ((flags & IORING_CQE_F_NOTIF) != 0) {
+            // SEND_ZC let go of the pages; its result came before.
+            notifs[tag]--;
+            opEnded(tag);
+        } else if ((flags & IORING_CQE_F_MORE) != 0) {
+            notifs[tag]++; // a SEND_ZC's result: in flight until its notification
+        } else {
+            opEnded(tag);
+        }
+        if ((flags & IORING_CQE_F_NOTIF) != 0 || draining || answered) {
+            return; // nothing to tell the handler, or the request has its answer already
         }
         int result;
         try {
@@ -504,15 +649,57 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         } catch (RuntimeException e) {
             result = targetFailed(r, e);
         }
-        if (result != QueueHandler.QUEUED) {
-            if (backendOps[tag] != 0) {
-                // The target answered while operations of this request are still in flight: wait for them
-                // rather than commit a buffer the kernel may still write into.
-                LOG.log(Level.ERROR, "target answered " + r + " with operations still in flight");
-                return;
-            }
-            commit(r, result);
+        if (result != QueueHandler.QUEUED && answeredByHandler(r)) {
+            settle(r, result);
         }
+    }
+
+    private void opEnded(int tag) {
+        backendInflight--;
+        if (--backendOps[tag] == 0) {
+            stats.backendDone(System.nanoTime() - backendStart[tag]);
+            if (held[tag] && !draining) {
+                held[tag] = false;
+                commit(requests[tag], heldResult[tag]);
+            }
+        }
+    }
+
+    private void tokenDone(long token, int res) {
+        tokenInflight--;
+        if (draining) {
+            return;
+        }
+        try {
+            handler.ioDone(token, res);
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "target failed on the completion of its operation " + token + " (" + res + "): " + e,
+                    e);
+        }
+    }
+
+    /**
+     * {@code r} has its answer: committed now, or once the operations of it still in flight have ended (the kernel
+     * may still write into its buffer). Waiting for a SEND_ZC's notification is normal; for anything else it means
+     * the target answered too early.
+     */
+    private void settle(Request r, int result) {
+        int tag = r.tag();
+        if (backendOps[tag] == 0) {
+            commit(r, result);
+            return;
+        }
+        if (backendOps[tag] != notifs[tag]) {
+            LOG.log(Level.ERROR, "target answered " + r + " with " + (backendOps[tag] - notifs[tag])
+                    + " operation(s) still in flight; the answer waits for them");
+        }
+        hold(tag, result);
+    }
+
+    /** The answer is committed when the tag's last operation ends; later completions are not delivered. */
+    private void hold(int tag, int result) {
+        held[tag] = true;
+        heldResult[tag] = result;
     }
 
     private int targetFailed(Request r, RuntimeException e) {
@@ -525,6 +712,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * block layer reads right ({@link BlockLayerErrno}).
      */
     private void commit(Request r, int result) {
+        result = checkCount(r, result);
         int given = result;
         if (result < 0) {
             given = BlockLayerErrno.of(result);
@@ -532,6 +720,25 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
         stats.completed(r.op(), result, System.nanoTime() - startNanos[r.tag()]);
         ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
+    }
+
+    /**
+     * A READ or WRITE is answered whole or not at all: ublk_drv completes it whole whatever positive count it gets
+     * (see {@link QueueHandler}), so any other count would acknowledge data that was not moved. Such an answer
+     * becomes EIO.
+     */
+    private int checkCount(Request r, int result) {
+        int op = r.op();
+        if (result >= 0 && (op == Ublk.UBLK_IO_OP_READ || op == Ublk.UBLK_IO_OP_WRITE) && result != r.length()) {
+            if (!reportedWrongCount) {
+                reportedWrongCount = true;
+                LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": the target answered " + r + " with " + result
+                        + " bytes, not its length; given to the block layer as EIO (further such answers are only"
+                        + " counted)");
+            }
+            return -Errno.EIO;
+        }
+        return result;
     }
 
     private void logOnce(Request r, int result, int given) {
@@ -561,7 +768,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     private void armWake() {
-        ring.prepRead(ring.sqe(), wake.get(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+        ring.prepRead(ring.sqe(), waker.fd(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
         wakeArmed = true;
     }
 
@@ -596,6 +803,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             long capacity = cfg.zeroCopy() ? r.length() : r.buffer().byteSize();
             if (bufferOffset < 0 || length < 0 || bufferOffset + length > capacity) {
                 throw new IndexOutOfBoundsException("buffer range " + bufferOffset + "+" + length + " of " + r);
+            }
+            if (state[r.tag()] != SERVING || held[r.tag()]) {
+                throw new IllegalStateException("an operation for " + r + ", which is not being served");
             }
             long sqe = ring.sqe();
             if (backendOps[r.tag()]++ == 0) {
@@ -656,6 +866,96 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             long sqe = prep(r, sub, 0, 0);
             ring.prepFallocate(sqe, file, mode, offset, length, ud(r, sub));
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        @Override
+        public boolean complete(long requestId, int result) {
+            return mailbox.complete(requestId, result);
+        }
+
+        @Override
+        public void send(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
+            requireSocketBuffers(r, "SEND from");
+            long sqe = prep(r, sub, bufferOffset, length);
+            ring.prepSend(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, ud(r, sub));
+            socketBuffer(sqe, r, sendRecvFixed);
+        }
+
+        @Override
+        public void sendZeroCopy(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
+            long sqe = prep(r, sub, bufferOffset, length);
+            ring.prepSendZc(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, 0, ud(r, sub));
+            // SEND_ZC has taken fixed buffers since it came.
+            socketBuffer(sqe, r, true);
+        }
+
+        @Override
+        public void recv(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
+            requireSocketBuffers(r, "RECV into");
+            long sqe = prep(r, sub, bufferOffset, length);
+            ring.prepRecv(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, ud(r, sub));
+            socketBuffer(sqe, r, sendRecvFixed);
+        }
+
+        /** A zero-copy request's pages are reachable only as its fixed buffer, which SEND/RECV take on 7.3. */
+        private void requireSocketBuffers(Request r, String what) {
+            if (cfg.zeroCopy() && !sendRecvFixed) {
+                throw new UnsupportedOperationException(what + " a zero-copy request's pages (" + r + ") needs a"
+                        + " kernel that takes fixed buffers on SEND and RECV (7.3 does); sendZeroCopy works");
+            }
+        }
+
+        /** Fixed file, and the request's fixed buffer where there is one and the operation may use it. */
+        private void socketBuffer(long sqe, Request r, boolean fixedOk) {
+            if (fixedBuffers && fixedOk) {
+                ring.recvSendFixedBuffer(sqe, bufIndex(r));
+            }
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        /** An SQE for an operation bound to no request, on a fixed file; its user_data says {@code token}. */
+        private long tokenSqe(long token) {
+            if (token < 0 || token > MAX_TOKEN) {
+                throw new IllegalArgumentException("token " + token + " is not in 0.." + MAX_TOKEN);
+            }
+            long sqe = ring.sqe();
+            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            tokenInflight++;
+            return sqe;
+        }
+
+        private static long ud(long token) {
+            return UserData.encodeToken(KIND_TOKEN, token);
+        }
+
+        /** Memory the handler gives an operation: native, and no more than an SQE's length takes. */
+        private static long address(MemorySegment m, long length) {
+            if (!m.isNative() || length < 0 || length > Math.min(m.byteSize(), Integer.MAX_VALUE)) {
+                throw new IllegalArgumentException(length + " bytes of " + m + " for an operation");
+            }
+            return m.address();
+        }
+
+        @Override
+        public void connect(long token, int socket, MemorySegment address, int addressLength) {
+            ring.prepConnect(tokenSqe(token), socket, address(address, addressLength), addressLength, ud(token));
+        }
+
+        @Override
+        public void send(long token, int socket, MemorySegment data, int msgFlags) {
+            long addr = address(data, data.byteSize());
+            ring.prepSend(tokenSqe(token), socket, addr, (int) data.byteSize(), msgFlags, ud(token));
+        }
+
+        @Override
+        public void recv(long token, int socket, MemorySegment into, int msgFlags) {
+            long addr = address(into, into.byteSize());
+            ring.prepRecv(tokenSqe(token), socket, addr, (int) into.byteSize(), msgFlags, ud(token));
+        }
+
+        @Override
+        public void poll(long token, int file, int events) {
+            ring.prepPollAdd(tokenSqe(token), file, events, ud(token));
         }
     }
 }

@@ -377,7 +377,8 @@ public final class UblkServer implements AutoCloseable {
 
     /**
      * Stops and deletes the device: STOP_DEV lets the kernel finish in-flight requests (the queues are still
-     * serving) and abort the fetches; the queue threads then exit; the target makes everything durable and
+     * serving, and answer themselves what the target leaves unanswered for {@link UblkQueue#STOP_GRACE}) and abort
+     * the fetches; the queue threads then exit; the target makes everything durable and
      * closes; the char device is closed (DEL_DEV waits for that); DEL_DEV. Every step runs even when one before it
      * failed. Idempotent: a second call returns the first call's result.
      */
@@ -389,6 +390,11 @@ public final class UblkServer implements AutoCloseable {
         int devId = info.devId();
         int stopErrno = 0;
         observe(Step.STOPPING);
+        // STOP_DEV waits for every request the queues hold: a target's answer that never comes must not hold it
+        // forever (UblkQueue.STOP_GRACE).
+        for (UblkQueue q : queues) {
+            q.stopping();
+        }
         if (!kernelStopped) {
             try {
                 ctrl.stopDev(devId);

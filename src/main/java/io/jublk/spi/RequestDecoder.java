@@ -31,11 +31,12 @@ public final class RequestDecoder {
     }
 
     /**
-     * Decodes {@code opFlags/nrSectors/startSector} into {@code r}. Returns 0 if the request may be served,
-     * or the negative errno to answer it with.
+     * Decodes {@code opFlags/nrSectors/startSector} into {@code r}, a new request on its tag (with a new
+     * {@link Request#id()}). Returns 0 if the request may be served, or the negative errno to answer it with.
      */
     public int decode(Request r, int opFlags, int nrSectors, long startSector) {
         int op = UblksrvIoDesc.op(opFlags);
+        r.id = ((((r.id >>> 16) + 1) & Request.GENERATION_MASK) << 16) | r.tag();
         r.op = op;
         r.flags = opFlags & ~0xff;
         r.startSector = startSector;

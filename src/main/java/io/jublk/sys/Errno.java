@@ -38,6 +38,7 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int ESPIPE = 29;
     public static final int EROFS = 30;
+    public static final int EPIPE = 32;
     public static final int ERANGE = 34;
     public static final int ENOLCK = 37;
     public static final int ENOSYS = 38;
@@ -48,10 +49,17 @@ public final class Errno {
     public static final int ENODATA = 61;
     public static final int ETIME = 62;
     public static final int ENOLINK = 67;
+    public static final int EPROTO = 71;
     public static final int EOVERFLOW = 75;
     public static final int EILSEQ = 84;
+    public static final int ENOTSOCK = 88;
     public static final int EOPNOTSUPP = 95;
+    public static final int ECONNRESET = 104;
+    public static final int ENOTCONN = 107;
     public static final int ETIMEDOUT = 110;
+    public static final int ECONNREFUSED = 111;
+    public static final int EALREADY = 114;
+    public static final int EINPROGRESS = 115;
     public static final int EREMOTEIO = 121;
     public static final int EDQUOT = 122;
     public static final int ECANCELED = 125;

@@ -117,6 +117,30 @@ public final class LibC {
         static final MethodHandle H = errnoCall("eventfd",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
+    // int eventfd_write(int fd, eventfd_t value): no errno capture, see eventfdWrite.
+    private static final class EventfdWriteH {
+        static final MethodHandle H = LINKER.downcallHandle(find("eventfd_write"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class ReadH {
+        static final MethodHandle H = errnoCall("read",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class SocketH {
+        static final MethodHandle H = errnoCall("socket",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class ConnectH {
+        static final MethodHandle H = errnoCall("connect",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class SetsockoptH {
+        static final MethodHandle H = errnoCall("setsockopt",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class ShutdownH {
+        static final MethodHandle H = errnoCall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
     private static final class WriteH {
         static final MethodHandle H = errnoCall("write",
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -322,6 +346,78 @@ public final class LibC {
         MemorySegment cs = capture();
         try {
             long r = (long) WriteH.H.invokeExact(cs, fd, buf, count);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Adds {@code value} to an eventfd's counter: 0, or -1 without saying why. It captures no errno, so it
+     * allocates nothing on any thread, virtual ones included, whose first capture segment would otherwise be
+     * made for them; for a wake-up that may be sent from any thread, where the only failures (EBADF, a counter
+     * at its maximum) are ones the caller cannot act on.
+     */
+    public static int eventfdWrite(int fd, long value) {
+        try {
+            return (int) EventfdWriteH.H.invokeExact(fd, value);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    // ---- sockets ------------------------------------------------------------------------------------------
+
+    /** socket(2); {@code type} may include SOCK_NONBLOCK and SOCK_CLOEXEC. */
+    public static int rawSocket(int domain, int type, int protocol) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) SocketH.H.invokeExact(cs, domain, type, protocol);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** connect(2), blocking unless the socket is non-blocking (then EINPROGRESS). */
+    public static int rawConnect(int fd, MemorySegment addr, int addrLen) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) ConnectH.H.invokeExact(cs, fd, addr, addrLen);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** setsockopt(2) of an int option. */
+    public static int rawSetsockopt(int fd, int level, int name, int value) {
+        MemorySegment cs = capture();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocateFrom(JAVA_INT, value);
+            int r = (int) SetsockoptH.H.invokeExact(cs, fd, level, name, v, Integer.BYTES);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. */
+    public static int rawShutdown(int fd, int how) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) ShutdownH.H.invokeExact(cs, fd, how);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** read(2) of at most {@code count} bytes into {@code buf}. */
+    public static long rawRead(int fd, MemorySegment buf, long count) {
+        MemorySegment cs = capture();
+        try {
+            long r = (long) ReadH.H.invokeExact(cs, fd, buf, Math.min(count, buf.byteSize()));
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);

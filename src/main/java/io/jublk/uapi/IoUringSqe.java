@@ -43,6 +43,8 @@ public final class IoUringSqe {
             MemoryLayout.unionLayout(
                     JAVA_INT.withName("rw_flags"),
                     JAVA_INT.withName("fsync_flags"),
+                    JAVA_INT.withName("poll32_events"),
+                    JAVA_INT.withName("msg_flags"),
                     JAVA_INT.withName("uring_cmd_flags"),
                     JAVA_INT.withName("cancel_flags"),
                     JAVA_INT.withName("nop_flags")).withName(U3),
@@ -70,11 +72,14 @@ public final class IoUringSqe {
     public static final long IOPRIO = Layouts.offset(LAYOUT, "ioprio");
     public static final long FD = Layouts.offset(LAYOUT, "fd");
     public static final long OFF = Layouts.offset(LAYOUT, U1, "off");
+    public static final long ADDR2 = Layouts.offset(LAYOUT, U1, "addr2");
     public static final long CMD_OP = Layouts.offset(LAYOUT, U1, S1, "cmd_op");
     public static final long ADDR = Layouts.offset(LAYOUT, U2, "addr");
     public static final long LEN = Layouts.offset(LAYOUT, "len");
     public static final long RW_FLAGS = Layouts.offset(LAYOUT, U3, "rw_flags");
     public static final long FSYNC_FLAGS = Layouts.offset(LAYOUT, U3, "fsync_flags");
+    public static final long POLL32_EVENTS = Layouts.offset(LAYOUT, U3, "poll32_events");
+    public static final long MSG_FLAGS = Layouts.offset(LAYOUT, U3, "msg_flags");
     public static final long URING_CMD_FLAGS = Layouts.offset(LAYOUT, U3, "uring_cmd_flags");
     public static final long CANCEL_FLAGS = Layouts.offset(LAYOUT, U3, "cancel_flags");
     public static final long NOP_FLAGS = Layouts.offset(LAYOUT, U3, "nop_flags");

@@ -46,7 +46,10 @@ public final class IoUringUapi {
     public static final int IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
 
     public static final int IORING_CQE_F_BUFFER = 1 << 0;
+    /** More CQEs follow for this SQE: for SEND_ZC, the notification that the kernel let go of the buffer. */
     public static final int IORING_CQE_F_MORE = 1 << 1;
+    /** This CQE is a SEND_ZC notification: the buffer the send was given is free again. */
+    public static final int IORING_CQE_F_NOTIF = 1 << 3;
 
     public static final int IORING_FSYNC_DATASYNC = 1 << 0;
 
@@ -59,11 +62,25 @@ public final class IoUringUapi {
     public static final int IORING_OP_FSYNC = 3;
     public static final int IORING_OP_READ_FIXED = 4;
     public static final int IORING_OP_WRITE_FIXED = 5;
+    public static final int IORING_OP_POLL_ADD = 6;
     public static final int IORING_OP_ASYNC_CANCEL = 14;
+    public static final int IORING_OP_CONNECT = 16;
     public static final int IORING_OP_FALLOCATE = 17;
     public static final int IORING_OP_READ = 22;
     public static final int IORING_OP_WRITE = 23;
+    public static final int IORING_OP_SEND = 26;
+    public static final int IORING_OP_RECV = 27;
     public static final int IORING_OP_URING_CMD = 46;
+    public static final int IORING_OP_SEND_ZC = 47;
+
+    /** sqe->ioprio of SEND/RECV/SEND_ZC: arm the poll first instead of trying the socket at once. */
+    public static final int IORING_RECVSEND_POLL_FIRST = 1 << 0;
+    /** sqe->ioprio of SEND/RECV/SEND_ZC: {@code addr} lies in registered buffer {@code buf_index}. */
+    public static final int IORING_RECVSEND_FIXED_BUF = 1 << 2;
+    /** sqe->ioprio of SEND_ZC: the notification says whether the kernel had to copy after all. */
+    public static final int IORING_SEND_ZC_REPORT_USAGE = 1 << 3;
+    /** In a SEND_ZC notification's res (with REPORT_USAGE): the data was copied, not sent from the pages. */
+    public static final int IORING_NOTIF_USAGE_ZC_COPIED = 1 << 31;
 
     /** sqe->cancel_flags of IORING_OP_ASYNC_CANCEL: which requests match (default: the one with user_data addr). */
     public static final int IORING_ASYNC_CANCEL_ALL = 1 << 0;

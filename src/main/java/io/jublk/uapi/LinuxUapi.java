@@ -39,6 +39,31 @@ public final class LinuxUapi {
     public static final int SIGKILL = 9;
     public static final int SIGTERM = 15;
     public static final int POLLIN = 0x1;
+    public static final int POLLOUT = 0x4;
+    public static final int POLLERR = 0x8;
+    public static final int POLLHUP = 0x10;
+    public static final int POLLRDHUP = 0x2000;
+
+    public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_NONBLOCK = O_NONBLOCK;
+    public static final int SOCK_CLOEXEC = O_CLOEXEC;
+    public static final int MSG_DONTWAIT = 0x40;
+    /** For a stream socket, io_uring goes on with a short SEND/RECV itself until all of it is done (net.c). */
+    public static final int MSG_WAITALL = 0x100;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int MSG_MORE = 0x8000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_SNDBUF = 7;
+    public static final int SO_RCVBUF = 8;
+    public static final int IPPROTO_TCP = 6;
+    public static final int TCP_NODELAY = 1;
+    public static final int SHUT_RD = 0;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
+    /** 127.0.0.1 in host byte order. */
+    public static final int INADDR_LOOPBACK = 0x7f000001;
 
     public static final int RWF_HIPRI = 0x1;
     public static final int RWF_DSYNC = 0x2;

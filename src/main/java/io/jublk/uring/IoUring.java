@@ -315,6 +315,98 @@ public final class IoUring implements AutoCloseable {
         prepRw(sqe, IoUringUapi.IORING_OP_FALLOCATE, fd, length, mode, offset, userData);
     }
 
+    // ---- sockets ----------------------------------------------------------------------------------------
+    //
+    // Sockets are pollable: the kernel tries the operation at once and, when it would block, arms a poll and tries
+    // again when the socket is ready, on the submitting task (no io-wq thread). A SEND or RECV may complete with
+    // fewer bytes than asked (a stream socket's normal answer); with MSG_WAITALL on a stream socket the kernel goes
+    // on by itself until all is done, and a short count then means the peer closed, an error after part of it, or
+    // a signal (io_send/io_recv, io_net_retry in io_uring/net.c).
+
+    /**
+     * IORING_OP_CONNECT of socket {@code fd} to the {@code addrLen}-byte sockaddr at {@code addr}. Completes with 0
+     * or -errno (ECONNREFUSED, ETIMEDOUT…). The kernel copies the address when it takes the SQE.
+     */
+    public void prepConnect(long sqe, int fd, long addr, int addrLen, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_CONNECT, fd, addr, 0, addrLen, userData);
+    }
+
+    /** IORING_OP_SEND of {@code len} bytes at {@code addr}; {@code msgFlags} MSG_* (the kernel adds MSG_NOSIGNAL). */
+    public void prepSend(long sqe, int fd, long addr, int len, int msgFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_SEND, fd, addr, len, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
+    }
+
+    /** IORING_OP_RECV of at most {@code len} bytes into {@code addr}; completes with 0 when the peer closed. */
+    public void prepRecv(long sqe, int fd, long addr, int len, int msgFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_RECV, fd, addr, len, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
+    }
+
+    /**
+     * IORING_OP_SEND_ZC: like SEND, but the kernel sends from the pages themselves instead of copying them into
+     * socket buffers, and completes twice: first with the result (IORING_CQE_F_MORE set when a notification
+     * follows), then, with the same user_data and IORING_CQE_F_NOTIF, when it no longer needs the memory, which
+     * may be much later (a TCP peer's acknowledgement). The memory must stay unchanged until the notification.
+     * Only sockets that support it: TCP and UDP, not Unix sockets (EOPNOTSUPP). {@code zcFlags} is
+     * IORING_SEND_ZC_REPORT_USAGE or 0.
+     */
+    public void prepSendZc(long sqe, int fd, long addr, int len, int msgFlags, int zcFlags, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_SEND_ZC, fd, addr, len, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
+        sqes.set(JAVA_SHORT, sqe + IoUringSqe.IOPRIO, (short) zcFlags);
+    }
+
+    /**
+     * Makes a prepared SEND, RECV or SEND_ZC use registered buffer {@code bufIndex} (IORING_RECVSEND_FIXED_BUF; 7.3
+     * takes it for these three, not for SENDMSG/RECVMSG, multishot or bundles: io_sendmsg_prep, io_recvmsg_prep): its
+     * {@code addr} is then an address inside that buffer, or for a buffer the kernel registered itself (ublk's
+     * UBLK_F_AUTO_BUF_REG) an offset into it. The kernel checks the direction of a kernel buffer (io_import_fixed):
+     * a block READ's pages can only be received into, a WRITE's only sent from; the other way is EFAULT.
+     */
+    public void recvSendFixedBuffer(long sqe, int bufIndex) {
+        short prio = sqes.get(JAVA_SHORT, sqe + IoUringSqe.IOPRIO);
+        sqes.set(JAVA_SHORT, sqe + IoUringSqe.IOPRIO, (short) (prio | IoUringUapi.IORING_RECVSEND_FIXED_BUF));
+        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
+    }
+
+    /**
+     * Whether this kernel takes IORING_RECVSEND_FIXED_BUF on {@code opcode} (SEND, RECV or SEND_ZC): 7.3 does on all
+     * three, 6.18 only on SEND_ZC. Learned by trying it on descriptor -1: the flags are checked when the SQE is
+     * prepared (EINVAL if refused), the descriptor only after that (EBADF). For setting up a ring: call it while
+     * nothing else is queued or outstanding (it reaps every completion until its own) and allocates.
+     */
+    public boolean recvSendFixedBufferSupported(int opcode) {
+        long sqe = sqe();
+        prepRw(sqe, opcode, -1, 0, 0, 0, 0);
+        recvSendFixedBuffer(sqe, 0);
+        int[] res = {0};
+        boolean[] more = {true};
+        while (more[0]) {
+            int r = submitAndWait(1);
+            if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                throw new NativeException(r, "io_uring_enter probing fixed buffers for opcode " + opcode);
+            }
+            forEachCompletion((userData, result, flags) -> {
+                if ((flags & IoUringUapi.IORING_CQE_F_NOTIF) == 0) {
+                    res[0] = result;
+                }
+                // SEND_ZC: the result says MORE, and a notification follows even for a failed one.
+                more[0] = (flags & IoUringUapi.IORING_CQE_F_MORE) != 0 && (flags & IoUringUapi.IORING_CQE_F_NOTIF) == 0;
+            });
+        }
+        return res[0] != -Errno.EINVAL;
+    }
+
+    /**
+     * IORING_OP_POLL_ADD, one shot: completes with the POLL* events of {@code fd} that are ready among
+     * {@code events} (POLLERR and POLLHUP always count), as soon as one is.
+     */
+    public void prepPollAdd(long sqe, int fd, int events, long userData) {
+        prepRw(sqe, IoUringUapi.IORING_OP_POLL_ADD, fd, 0, 0, 0, userData);
+        sqes.set(JAVA_INT, sqe + IoUringSqe.POLL32_EVENTS, events);
+    }
+
     /**
      * IORING_OP_URING_CMD with the 32-bit {@code cmd_op}; returns the byte offset in {@link #sqes()} of the
      * command area (16 bytes, or 80 on an SQE128 ring) for the caller to fill.

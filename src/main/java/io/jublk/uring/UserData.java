@@ -13,6 +13,9 @@ package io.jublk.uring;
  * {@code tag} is the ublk request tag (0..65535; ublk allows at most 4096), {@code kind} says who issued
  * the operation (the queue's own FETCH/COMMIT, or the target), {@code sub} is free for the issuer (e.g. which
  * of several operations of one request), {@code data} carries 32 more bits (e.g. a byte count).
+ *
+ * <p>An operation that belongs to no request carries a 56-bit token instead of tag, sub and data
+ * ({@link #encodeToken}): its low 16 bits where the tag is, the rest where sub and data are.
  */
 public final class UserData {
     private UserData() {}
@@ -20,6 +23,18 @@ public final class UserData {
     public static final int MAX_TAG = 0xffff;
     public static final int MAX_KIND = 0xff;
     public static final int MAX_SUB = 0xff;
+
+    /** The largest token {@link #encodeToken} carries. */
+    public static final long MAX_TOKEN = (1L << 56) - 1;
+
+    /** user_data of {@code kind} carrying {@code token} (0..{@link #MAX_TOKEN}) in the bits kind leaves. */
+    public static long encodeToken(int kind, long token) {
+        return (token & 0xffff) | (kind & 0xffL) << 16 | (token >>> 16) << 24;
+    }
+
+    public static long token(long userData) {
+        return (userData & 0xffff) | (userData >>> 24) << 16;
+    }
 
     public static long encode(int tag, int kind, int sub, int data) {
         return (tag & 0xffffL)

@@ -39,4 +39,21 @@ class UserDataTest {
     void theLayoutIsAsDocumented() {
         assertEquals(0x0403_0201_0605_0807L, UserData.encode(0x0807, 0x05, 0x06, 0x04030201));
     }
+
+    @Test
+    void aTokenRoundTripsBesideItsKind() {
+        SplittableRandom rnd = new SplittableRandom(20261201);
+        for (long token : new long[] {0, 1, 0xffff, 0x10000, UserData.MAX_TOKEN}) {
+            long ud = UserData.encodeToken(0xff, token);
+            assertEquals(token, UserData.token(ud));
+            assertEquals(0xff, UserData.kind(ud));
+        }
+        for (int i = 0; i < 100_000; i++) {
+            long token = rnd.nextLong(UserData.MAX_TOKEN + 1);
+            int kind = rnd.nextInt(0x100);
+            long ud = UserData.encodeToken(kind, token);
+            assertEquals(token, UserData.token(ud));
+            assertEquals(kind, UserData.kind(ud));
+        }
+    }
 }
