@@ -4,10 +4,11 @@ import io.jublk.daemon.DeviceDaemon;
 import io.jublk.daemon.Failure;
 import io.jublk.daemon.Handshake;
 import io.jublk.daemon.Launcher;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-/** `ublk add` and `ublk recover`: serve here (--foreground), or start a daemon and relay its answer. */
+/** `ublk add`, `recover` and `upgrade`: serve here (--foreground), or start a daemon and relay its answer. */
 final class Serving {
     private Serving() {}
 
@@ -17,11 +18,16 @@ final class Serving {
     }
 
     static int serve(Handshake.Request request, boolean foreground) throws InterruptedException {
+        return serve(request, foreground, null);
+    }
+
+    /** @param jar start the daemon from this jublk jar (another build), or null for this one */
+    static int serve(Handshake.Request request, boolean foreground, Path jar) throws InterruptedException {
         if (foreground) {
             Logging.serverLevel();
             return new DeviceDaemon(new Console(), startTimeout(), null).run(request);
         }
-        Launcher.start(request, List.of(ServeCommand.NAME), Main.class.getName(), startTimeout(),
+        Launcher.start(request, jar, List.of(ServeCommand.NAME), Main.class.getName(), startTimeout(),
                 w -> System.err.println("ublk: warning: " + w), r -> {
                     System.out.println(r.blockDevice());
                     System.out.flush();

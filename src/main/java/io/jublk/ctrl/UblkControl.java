@@ -209,6 +209,17 @@ public final class UblkControl implements AutoCloseable {
         command(Ublk.UBLK_U_CMD_TRY_STOP_DEV, "TRY_STOP_DEV", devId, NO_QUEUE, 0, 0, 0);
     }
 
+    /**
+     * UBLK_U_CMD_QUIESCE_DEV (a device with UBLK_F_QUIESCE): the kernel stops handing requests to the server (new ones
+     * wait in the block layer), waits up to {@code timeoutMillis} (0: for ever) until each queue has a command that
+     * holds no request, and completes every such command with UBLK_IO_RES_ABORT. The device stays live until its
+     * server closes {@code /dev/ublkcN}; it is then quiesced, and waits for a new server (START_USER_RECOVERY). EBUSY
+     * when the wait timed out: the kernel still hands out nothing new.
+     */
+    public synchronized void quiesceDev(int devId, long timeoutMillis) {
+        command(Ublk.UBLK_U_CMD_QUIESCE_DEV, "QUIESCE_DEV", devId, NO_QUEUE, 0, 0, timeoutMillis);
+    }
+
     /** UBLK_U_CMD_START_USER_RECOVERY: a device whose server died (state quiesced) may be taken over. */
     public synchronized void startUserRecovery(int devId) {
         command(Ublk.UBLK_U_CMD_START_USER_RECOVERY, "START_USER_RECOVERY", devId, NO_QUEUE, 0, 0, 0);

@@ -14,8 +14,9 @@ public final class Control {
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "op")
     @JsonSubTypes({@JsonSubTypes.Type(value = Stop.class, name = "stop"),
             @JsonSubTypes.Type(value = Status.class, name = "status"),
-            @JsonSubTypes.Type(value = Resize.class, name = "resize")})
-    public sealed interface Request permits Stop, Status, Resize {}
+            @JsonSubTypes.Type(value = Resize.class, name = "resize"),
+            @JsonSubTypes.Type(value = HandOver.class, name = "hand-over")})
+    public sealed interface Request permits Stop, Status, Resize, HandOver {}
 
     /**
      * Stop the device, make everything durable, delete it.
@@ -31,6 +32,13 @@ public final class Control {
      */
     public record Resize(long size, boolean force) implements Request {}
 
+    /**
+     * From the new server of `ublk upgrade`: quiesce the device, answer every request held, release the device and its
+     * backing store, and exit without deleting the device or its record; answered with {@link HandedOver} once the
+     * device is the kernel's to give to the new server, or {@link Refused} (the device serves on as before).
+     */
+    public record HandOver() implements Request {}
+
     /** How much the device has served so far: answered with one {@link Counters}. */
     public record Status() implements Request {}
 
@@ -40,8 +48,17 @@ public final class Control {
             @JsonSubTypes.Type(value = Stopped.class, name = "stopped"),
             @JsonSubTypes.Type(value = Counters.class, name = "counters"),
             @JsonSubTypes.Type(value = Resized.class, name = "resized"),
+            @JsonSubTypes.Type(value = HandedOver.class, name = "handed-over"),
             @JsonSubTypes.Type(value = Refused.class, name = "refused")})
-    public sealed interface Event permits Stopping, Flushing, Stopped, Counters, Resized, Refused {}
+    public sealed interface Event permits Stopping, Flushing, Stopped, Counters, Resized, HandedOver, Refused {}
+
+    /**
+     * The old server let go of the device: it answered every request it held and released {@code /dev/ublkcN}; it
+     * exits now without deleting the device or its record.
+     *
+     * @param flushErrno 0, or the negative errno of the old server's final flush of {@code flushed}
+     */
+    public record HandedOver(int flushErrno, String flushed) implements Event {}
 
     /** The device has its new size. */
     public record Resized(long size) implements Event {}

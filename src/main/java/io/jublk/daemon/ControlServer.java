@@ -108,6 +108,17 @@ final class ControlServer implements AutoCloseable {
                         write(c, requests.apply(resize));
                     }
                 }
+                case Control.HandOver handOver -> {
+                    Control.Event answer = requests.apply(handOver);
+                    try (c) {
+                        write(c, answer);
+                    } finally {
+                        // Only once the new server has its answer (or could have had it): the stop ends this process.
+                        if (answer instanceof Control.HandedOver) {
+                            lifecycle.requestStop("handed over to a new server");
+                        }
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "control socket: " + e);

@@ -25,7 +25,8 @@ import java.time.Instant;
 /**
  * One server process, start to end: for `ublk add` it claims an id (lock and record first), opens the target,
  * creates and starts the device; for `ublk recover` it takes over a device whose server died, after checking that
- * the device, its record and its backing file are still the ones it was created with. Then it serves until a stop
+ * the device, its record and its backing file are still the ones it was created with; for `ublk upgrade` it asks the
+ * device's live server to hand the device over, then takes it over the same way. Then it serves until a stop
  * is asked for (SIGTERM/SIGINT, `ublk del` on the control socket, a queue that died), stops the device, makes its
  * data durable, removes the record and deletes the device.
  *
@@ -52,6 +53,8 @@ public final class DeviceDaemon {
     private final Faults faults = Faults.fromEnvironment();
 
     private volatile boolean abandoned;
+    /** This upgrade asked the old server to let go: from then on the device needs this server, abandoned or not. */
+    private volatile boolean handOverAsked;
     private DeviceLock lock;
     private volatile DeviceRecord record;
     /** For a takeover: the record as it was, restored if the takeover fails. */
@@ -91,6 +94,7 @@ public final class DeviceDaemon {
                 switch (request) {
                     case Handshake.Add add -> add(add);
                     case Handshake.Recover rec -> recover(rec.id());
+                    case Handshake.Upgrade up -> upgrade(up.id());
                 }
             } catch (RuntimeException | Error e) {
                 undoStart();
@@ -109,6 +113,12 @@ public final class DeviceDaemon {
      * undo it whole — the file it created too — even if the device is already live.
      */
     public void abandon() {
+        if (handOverAsked) {
+            // The old server is letting go or gone: giving up now would leave the device without any server.
+            LOG.log(Level.WARNING, "the upgrade was abandoned after the old server was asked to hand the device over; "
+                    + "serving it anyway");
+            return;
+        }
         abandoned = true;
         lifecycle.requestStop("the add was abandoned");
     }
@@ -123,7 +133,12 @@ public final class DeviceDaemon {
         Instant now = Instant.now();
         DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, DeviceRecord.token(token),
                 DeviceRecord.State.STARTING, ServerProcess.self(), spec, null, logName(), now, now);
+        long flags = spec.deviceFlags();
         try (UblkControl ctrl = UblkControl.open()) {
+            if (spec.recovery() != DeviceSpec.Recovery.NONE && (ctrl.getFeatures() & Ublk.UBLK_F_QUIESCE) != 0) {
+                // What `ublk upgrade` needs (the kernel allows it only with USER_RECOVERY); it changes nothing else.
+                flags |= Ublk.UBLK_F_QUIESCE;
+            }
             lock = Claim.claim(run, ctrl, req.id(), template);
         }
         int id = lock.id();
@@ -142,7 +157,7 @@ public final class DeviceDaemon {
         lifecycle.checkNotStopped();
 
         UblkServer.Options options = UblkServer.Options.builder().devId(id).queues(spec.queues()).depth(spec.depth())
-                .flags(spec.deviceFlags()).ublksrvFlags(token).readyTimeout(readyTimeout)
+                .flags(flags).ublksrvFlags(token).readyTimeout(readyTimeout)
                 .observer(this::step).build();
         Target t = target;
         target = null; // the server owns it from here, and closes it whether the start succeeds or fails
@@ -161,6 +176,15 @@ public final class DeviceDaemon {
         run.check();
         lock = DeviceLock.tryAcquire(run, id).orElseThrow(() -> new ConfigException("device " + id
                 + " is being served, or taken over, by another process"));
+        takeOver(id, Duration.ZERO);
+    }
+
+    /**
+     * With the id's lock held: checks that the device, its record and the kernel agree and that the device waits for
+     * a server (within {@code awaitQuiesced}: a server that just let go of it leaves it live until the kernel has
+     * released its rings), then takes it over.
+     */
+    private void takeOver(int id, Duration awaitQuiesced) {
         DeviceRecord before = Records.read(run, id).orElseThrow(() -> new ConfigException("device " + id
                 + " has no record in " + run.path() + ": it was not added by jublk (or its record is gone), so which "
                 + "file it served is not known; not recovering it (ublk del -n " + id + " removes it)"));
@@ -176,6 +200,12 @@ public final class DeviceDaemon {
             if (!info.has(Ublk.UBLK_F_USER_RECOVERY)) {
                 throw new ConfigException("device " + id + " was not added with --recovery and cannot be recovered "
                         + "(ublk del -n " + id + " removes it)");
+            }
+            long waitUntil = System.nanoTime() + awaitQuiesced.toNanos();
+            while (info.state() == Ublk.UBLK_S_DEV_LIVE && System.nanoTime() - waitUntil < 0) {
+                sleep(20);
+                info = Cleanup.info(ctrl, id).orElseThrow(() -> new ConfigException("device " + id
+                        + " is gone"));
             }
             if (info.state() != Ublk.UBLK_S_DEV_QUIESCED && info.state() != Ublk.UBLK_S_DEV_FAIL_IO) {
                 throw new ConfigException("device " + id + " is " + info.stateName() + ", not waiting for a new "
@@ -203,6 +233,108 @@ public final class DeviceDaemon {
         finishStart(DeviceRecord.State.LIVE);
     }
 
+    // ---- upgrade --------------------------------------------------------------------------------------------
+
+    /** How long the old server may take to let go (it answers what it holds, up to a minute per queue, and flushes). */
+    private static final Duration HAND_OVER_WAIT = Duration.ofMinutes(5);
+
+    /**
+     * `ublk upgrade`: this server takes a live device over from the jublk server serving it, failing none of its
+     * I/O. The old server quiesces the device (QUIESCE_DEV: new requests wait in the block layer), answers what it
+     * holds, releases the device and the backing file, answers {@link Control.HandedOver} and exits, leaving the device
+     * and its record; this one then takes the id's lock, the record (its pid and start time as the server) and the
+     * device (user recovery), and the waiting requests come here. Everything that can be refused is refused before
+     * the old server is asked, and the device serves on as before.
+     */
+    private void upgrade(int id) {
+        run.check();
+        DeviceRecord rec = Records.read(run, id).orElseThrow(() -> new ConfigException("device " + id
+                + " has no record in " + run.path() + ": it is not served by jublk (see ublk list)"));
+        try (UblkControl ctrl = UblkControl.open()) {
+            DeviceInfo info = Cleanup.info(ctrl, id).orElseThrow(() -> new ConfigException("device " + id
+                    + " does not exist (see ublk list)"));
+            if (info.ublksrvFlags() != rec.tokenValue()) {
+                throw new ConfigException("device " + id + " is not the device its record describes (another device "
+                        + "took its id): not upgrading it");
+            }
+            String why = whyNotUpgradable(info);
+            if (why != null) {
+                throw new ConfigException(why);
+            }
+            if (info.state() != Ublk.UBLK_S_DEV_LIVE) {
+                throw new ConfigException("device " + id + " is " + info.stateName() + ", not live"
+                        + (info.state() == Ublk.UBLK_S_DEV_QUIESCED ? ": its server is gone (ublk recover -n " + id
+                        + " serves it again)" : ""));
+            }
+        }
+        if (!DeviceLock.isHeld(run, id)) {
+            throw new ConfigException("device " + id + " has no live server to hand it over (ublk recover -n " + id
+                    + " serves a device whose server died)");
+        }
+        lifecycle.checkNotStopped();
+        handOverAsked = true;
+        LOG.log(Level.INFO, "asking the server of device " + id + " (" + rec.server() + ") to hand it over");
+        Control.Event answer = ControlClient.ask(run.socketFile(id), new Control.HandOver(), HAND_OVER_WAIT.toMillis())
+                .orElseThrow(() -> new Failure.DaemonException("device " + id + "'s server (" + rec.server()
+                        + ") did not answer the handover; if it is gone, ublk recover -n " + id
+                        + " serves the device again"));
+        switch (answer) {
+            case Control.HandedOver h -> {
+                if (h.flushErrno() != 0) {
+                    warn("the old server's final flush" + (h.flushed() != null ? " of " + h.flushed() : "")
+                            + " failed with " + Failure.errnoText(h.flushErrno())
+                            + ": writes it acknowledged may not be on the backing store");
+                }
+            }
+            case Control.Refused r -> {
+                handOverAsked = false;
+                throw r.failure().toException();
+            }
+            default -> throw new Failure.DaemonException("device " + id + "'s server answered the handover with "
+                    + answer);
+        }
+        LOG.log(Level.INFO, "the old server let go of device " + id + "; taking it over");
+        // It releases the lock last, as it exits; whoever gets the lock first serves the device (a `ublk recover`
+        // racing this would be refused the same way).
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
+        while ((lock = DeviceLock.tryAcquire(run, id).orElse(null)) == null) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new ConfigException("device " + id + "'s old server let go of it but did not exit within "
+                        + readyTimeout.toSeconds() + " s; ublk recover -n " + id + " serves the device once it has");
+            }
+            sleep(10);
+        }
+        run.keepPreviousLog(id);
+        takeOver(id, Duration.ofSeconds(30));
+    }
+
+    /** Why a device cannot be handed to a new server without failing I/O, as one line; null if it can. */
+    public static String whyNotUpgradable(DeviceInfo info) {
+        int id = info.devId();
+        if (!info.has(Ublk.UBLK_F_USER_RECOVERY)) {
+            return "device " + id + " was not added with --recovery: it cannot change servers while it lives "
+                    + "(a live upgrade needs a device added with --recovery)";
+        }
+        if (info.has(Ublk.UBLK_F_USER_RECOVERY_FAIL_IO)) {
+            return "device " + id + " was added with --recovery=fail-io: its I/O would fail while it changes servers; "
+                    + "not upgrading it";
+        }
+        if (!info.has(Ublk.UBLK_F_QUIESCE)) {
+            return "device " + id + " was added without UBLK_F_QUIESCE (by a jublk that did not ask for it, or on a "
+                    + "kernel without it): it cannot change servers while it lives";
+        }
+        return null;
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
     // ---- both -----------------------------------------------------------------------------------------------
 
     private void finishStart(DeviceRecord.State state) {
@@ -220,7 +352,9 @@ public final class DeviceDaemon {
         Thread.ofPlatform().daemon().name("ublk-queue-watch").start(() -> {
             try {
                 server.awaitQueueExit();
-                lifecycle.requestStop("a queue ended: " + server.queueFailures());
+                if (!server.handingOver()) {
+                    lifecycle.requestStop("a queue ended: " + server.queueFailures());
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -243,8 +377,14 @@ public final class DeviceDaemon {
             undoStart();
             return 1;
         }
+        UblkServer.StopResult r = server.stop(); // waits for a handover under way, and does nothing after one
+        if (server.handedOver()) {
+            // The device, its record and its backing file are the new server's now: only what is this process's goes.
+            LOG.log(Level.INFO, "device " + id + " was handed over to a new server; exiting");
+            releaseAll();
+            return r.flushErrno() == 0 ? 0 : 1;
+        }
         LOG.log(Level.INFO, "stopping device " + id + " (" + lifecycle.stopReason() + ")");
-        UblkServer.StopResult r = server.stop();
         if (abandoned && recoveringFrom == null) {
             opened.undoCreate(server.target());
         }
@@ -290,6 +430,15 @@ public final class DeviceDaemon {
                     }
                     return new Control.Resized(server.params().sizeBytes());
                 }
+                case Control.HandOver h -> {
+                    if (lifecycle.stopRequested()) {
+                        throw new ConfigException("device " + server.info().devId() + " is being stopped ("
+                                + lifecycle.stopReason() + "): not handing it over");
+                    }
+                    LOG.log(Level.INFO, "handing device " + server.info().devId() + " over to a new server");
+                    int flush = server.handOver(QUIESCE_WAIT);
+                    return new Control.HandedOver(flush, opened.backingStore());
+                }
                 default -> throw new IllegalArgumentException("not a change: " + r);
             }
         } catch (RuntimeException e) {
@@ -297,6 +446,9 @@ public final class DeviceDaemon {
             return new Control.Refused(Failure.of(e));
         }
     }
+
+    /** How long QUIESCE_DEV waits for an idle command on each queue (the handover goes on after it anyway). */
+    private static final Duration QUIESCE_WAIT = Duration.ofSeconds(30);
 
     /** The device's counters, summed over its queues (read from the queues' counters, which only grow). */
     private Control.Counters counters() {

@@ -16,8 +16,9 @@ public final class Handshake {
     /** What the daemon is to do. */
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "action")
     @JsonSubTypes({@JsonSubTypes.Type(value = Add.class, name = "add"),
-            @JsonSubTypes.Type(value = Recover.class, name = "recover")})
-    public sealed interface Request permits Add, Recover {}
+            @JsonSubTypes.Type(value = Recover.class, name = "recover"),
+            @JsonSubTypes.Type(value = Upgrade.class, name = "upgrade")})
+    public sealed interface Request permits Add, Recover, Upgrade {}
 
     /**
      * Create a device and serve it.
@@ -29,6 +30,9 @@ public final class Handshake {
 
     /** Take over device {@code id}, whose server died, as its record describes it. */
     public record Recover(int id) implements Request {}
+
+    /** Take over live device {@code id} from the jublk server serving it (`ublk upgrade`), failing none of its I/O. */
+    public record Upgrade(int id) implements Request {}
 
     /** What the daemon answers. */
     @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")

@@ -51,6 +51,16 @@ public final class Launcher {
     public static Handshake.Ready start(Handshake.Request request, List<String> argv, String mainClass,
             Duration timeout, Consumer<String> warnings, Consumer<Handshake.Ready> tellUser)
             throws InterruptedException {
+        return start(request, null, argv, mainClass, timeout, warnings, tellUser);
+    }
+
+    /**
+     * The same, with the daemon started from {@code jar} (another build of jublk, e.g. for `ublk upgrade`), or from
+     * this one when null.
+     */
+    public static Handshake.Ready start(Handshake.Request request, Path jar, List<String> argv, String mainClass,
+            Duration timeout, Consumer<String> warnings, Consumer<Handshake.Ready> tellUser)
+            throws InterruptedException {
         RunDirectory run = RunDirectory.get().ensure();
         Path log = run.newDaemonLog();
         List<String> cmd = new ArrayList<>();
@@ -58,9 +68,12 @@ public final class Launcher {
             cmd.addAll(List.of("/usr/bin/unshare", "--mount", "--propagation", "slave", "--"));
         }
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
-        cmd.addAll(daemonJvmOptions());
+        cmd.addAll(daemonJvmOptions(jar == null));
         String cp = System.getProperty("java.class.path");
-        if (cp.endsWith(".jar") && !cp.contains(File.pathSeparator)) {
+        if (jar != null) {
+            cmd.add("-jar");
+            cmd.add(jar.toAbsolutePath().toString());
+        } else if (cp.endsWith(".jar") && !cp.contains(File.pathSeparator)) {
             // -jar: the manifest grants native access, so the class-data archive stays valid (a command-line
             // --enable-native-access would not match the archive's).
             cmd.add("-jar");
@@ -104,11 +117,11 @@ public final class Launcher {
                     a = next(answers, deadline);
                 } catch (TimeoutException e) {
                     settled.set(true);
-                    return noAnswer(run, p, toDaemon, log, timeout, true);
+                    return noAnswer(request, run, p, toDaemon, log, timeout, true);
                 }
                 if (a.isEmpty()) {
                     settled.set(true);
-                    return noAnswer(run, p, toDaemon, log, timeout, false);
+                    return noAnswer(request, run, p, toDaemon, log, timeout, false);
                 }
                 switch (a.get()) {
                     case Handshake.Warning w -> warnings.accept(w.message());
@@ -187,9 +200,9 @@ public final class Launcher {
         }
     }
 
-    /** The daemon died or hung before answering: stop it, and remove whatever it left. */
-    private static Handshake.Ready noAnswer(RunDirectory run, Process p, OutputStream toDaemon, Path log,
-            Duration timeout, boolean hung) throws InterruptedException {
+    /** The daemon died or hung before answering: stop it, and remove whatever an add left. */
+    private static Handshake.Ready noAnswer(Handshake.Request request, RunDirectory run, Process p,
+            OutputStream toDaemon, Path log, Duration timeout, boolean hung) throws InterruptedException {
         if (!hung) {
             // Its stdout ended without an answer: it is exiting (or closed stdout and hangs: then it is stopped).
             hung = !p.waitFor(30, TimeUnit.SECONDS);
@@ -203,7 +216,10 @@ public final class Launcher {
         } else {
             p.waitFor();
         }
-        removeLeftovers(run, (int) p.pid());
+        if (request instanceof Handshake.Add) {
+            removeLeftovers(run, (int) p.pid());
+        }
+        // A takeover (recover, upgrade) that died leaves the device waiting for the next server, as a crash does.
         throw new Failure.DaemonException(hung
                 ? "the server did not start within " + timeout.toSeconds() + " s and was stopped; see " + log
                 : "the server exited with status " + p.exitValue() + " before the device was ready; see " + log);
@@ -252,8 +268,16 @@ public final class Launcher {
      * queue threads), plus {@code $JUBLK_DAEMON_JAVA_OPTS}.
      */
     static List<String> daemonJvmOptions() {
+        return daemonJvmOptions(true);
+    }
+
+    /** @param sameJar the daemon runs this JVM's jar: its class-data archive (or AOT cache) fits it too */
+    static List<String> daemonJvmOptions(boolean sameJar) {
         List<String> opts = new ArrayList<>();
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (!sameJar && (a.startsWith("-XX:AOTCache") || a.startsWith("-XX:SharedArchiveFile"))) {
+                continue;
+            }
             if (a.equals("-Xint") || a.startsWith("-XX:TieredStopAtLevel") || a.startsWith("-XX:+AutoCreateSharedArchive")
                     || a.startsWith("-XX:ArchiveClassesAtExit") || a.startsWith("-XX:AOTCacheOutput")
                     || a.startsWith("-agentlib")

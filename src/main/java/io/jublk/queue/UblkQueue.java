@@ -122,6 +122,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private volatile boolean stopping;
     /** System.nanoTime() of {@link #stopping()}. */
     private volatile long stopBegan;
+    /** {@link #holdOn()}: the device is being handed over; a queue left without fetches waits for the word. */
+    private volatile boolean handingOver;
+    /** {@link #quiesce()}: the kernel hands out no more requests; leave once every held one is answered. */
+    private volatile boolean quiesced;
+    /** The queue left at {@link #quiesce()}'s word, with every request it was given answered. */
+    private volatile boolean leftQuiesced;
     private volatile Throwable failure;
 
     // Owned by the queue thread.
@@ -138,6 +144,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private boolean[] held;
     private int[] heldResult;
     private int active;
+    /** Tags whose request the server holds (SERVING): handed over by the kernel, not yet committed. */
+    private int serving;
     /** Operations bound to no request in flight: they do not keep the loop going; {@link #drain} reaps them. */
     private int tokenInflight;
     private boolean expiryCancelOutstanding;
@@ -212,6 +220,38 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             stopping = true;
             waker.wake();
         }
+    }
+
+    /**
+     * The device is about to be quiesced (call before QUIESCE_DEV): the kernel will abort this queue's idle fetches,
+     * and the queue must not take that for the device's end. It keeps serving what it holds and waits for
+     * {@link #quiesce()} (or {@link #letGo()}). Safe from any thread.
+     */
+    public void holdOn() {
+        handingOver = true;
+        waker.wake();
+    }
+
+    /** The quiesce did not happen (the kernel refused it before changing anything): back to serving as before. */
+    public void letGo() {
+        handingOver = false;
+        waker.wake();
+    }
+
+    /**
+     * QUIESCE_DEV returned: the kernel hands this queue nothing new (requests wait in the block layer for the next
+     * server). The queue answers every request it holds, sends those answers to the kernel and leaves; closing its
+     * ring then cancels the fetches the answers came with. Nothing it was given is left unanswered, so nothing fails
+     * when {@code /dev/ublkcN} closes. Safe from any thread.
+     */
+    public void quiesce() {
+        quiesced = true;
+        waker.wake();
+    }
+
+    /** Whether the queue left because of {@link #quiesce()}, every request it held answered. */
+    public boolean leftQuiesced() {
+        return leftQuiesced;
     }
 
     public boolean join(long timeout, TimeUnit unit) throws InterruptedException {
@@ -348,8 +388,20 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     private void loop() {
-        while (!abandon && (active > 0 || backendInflight > 0)) {
+        while (!abandon && (active > 0 || backendInflight > 0 || (handingOver && !quiesced))) {
             takeAnswers();
+            if (quiesced && serving == 0 && backendInflight == 0) {
+                // Every request the kernel gave this queue is answered: the last answers go to the kernel (which
+                // completes each request as it takes its COMMIT_AND_FETCH_REQ), and the queue leaves.
+                int r = ring.submit();
+                if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY) {
+                    throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
+                }
+                if (ring.pending() == 0) {
+                    leftQuiesced = true;
+                    break;
+                }
+            }
             long waitNanos = -1;
             if (stopping) {
                 long now = System.nanoTime();
@@ -594,6 +646,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private void serve(int tag) {
         Request r = requests[tag];
         state[tag] = SERVING;
+        serving++;
         long desc = (long) tag * cfg.ioDescSize();
         int opFlags = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.OP_FLAGS);
         int nrSectors = descriptors.get(JAVA_INT, desc + UblksrvIoDesc.NR_SECTORS);
@@ -712,6 +765,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * block layer reads right ({@link BlockLayerErrno}).
      */
     private void commit(Request r, int result) {
+        serving--;
         result = checkCount(r, result);
         int given = result;
         if (result < 0) {

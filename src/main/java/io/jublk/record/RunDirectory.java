@@ -192,6 +192,19 @@ public final class RunDirectory {
     }
 
     /** Renames a daemon's log to the device's log name (same inode; the daemon's stderr stays on it). */
+    /**
+     * Keeps the log of device {@code id}'s last server as {@code ublkN.previous.log} (replacing an older one), so that
+     * a new server's log does not take its place: for a server that handed the device over and exited.
+     */
+    public void keepPreviousLog(int id) {
+        try {
+            Files.move(logFile(id), dir.resolve("ublk" + id + ".previous.log"), StandardCopyOption.ATOMIC_MOVE,
+                    StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            // No log (a foreground server), or none to keep.
+        }
+    }
+
     public Path adoptLog(Path current, int id) {
         Path target = logFile(id);
         try {

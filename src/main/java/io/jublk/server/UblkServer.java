@@ -184,6 +184,10 @@ public final class UblkServer implements AutoCloseable {
     /** TRY_STOP_DEV succeeded: the kernel has stopped the device already; {@link #stop()} does the rest. */
     private boolean kernelStopped;
     private StopResult stopResult;
+    /** {@link #handOver} began: queues that end now end for it, not because the device failed. */
+    private volatile boolean handingOver;
+    /** {@link #handOver} finished: the device is a new server's. */
+    private volatile boolean handedOver;
     /** Checks every queue's requests; shared, so that a resize reaches all queues at once. */
     private RequestDecoder decoder;
 
@@ -272,7 +276,7 @@ public final class UblkServer implements AutoCloseable {
 
     private void takeOver() {
         int devId = info.devId();
-        ctrl.startUserRecovery(devId);
+        startUserRecovery(devId);
         try {
             params = ctrl.getParams(devId);
             startQueues();
@@ -283,6 +287,32 @@ public final class UblkServer implements AutoCloseable {
             abandonQueues();
             closeCharDevice();
             throw e;
+        }
+    }
+
+    /**
+     * START_USER_RECOVERY, which the kernel refuses (EBUSY) until the last server's {@code /dev/ublkcN} is released:
+     * the release runs after the old server's rings are freed, which the kernel does in the background after they
+     * close (a handover) or the process exits (a crash). So EBUSY is retried, within the ready timeout.
+     */
+    private void startUserRecovery(int devId) {
+        long deadline = System.nanoTime() + options.readyTimeout().toNanos();
+        while (true) {
+            try {
+                ctrl.startUserRecovery(devId);
+                return;
+            } catch (NativeException e) {
+                if (e.errno() != Errno.EBUSY || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for device " + devId
+                        + " to be released by its last server", e);
+            }
         }
     }
 
@@ -493,6 +523,91 @@ public final class UblkServer implements AutoCloseable {
         }
         params = ctrl.getParams(info.devId());
         LOG.log(Level.INFO, "device " + info.devId() + " resized from " + (now << 9) + " to " + newSizeBytes + " bytes");
+    }
+
+    /**
+     * Hands the live device to a new server, failing none of its I/O (UBLK_F_QUIESCE; the device must have
+     * UBLK_F_USER_RECOVERY without FAIL_IO, so that requests wait while no server serves it). The queues are told to
+     * hold on; QUIESCE_DEV makes the kernel hand out nothing new (new requests wait in the block layer) and abort the
+     * idle fetches; the queues answer every request they hold and leave; the target makes everything durable and
+     * closes (its file's advisory lock with it); {@code /dev/ublkcN} is closed. The device is then the kernel's: once
+     * the old rings are freed it is quiesced, and a new server takes it over (START_USER_RECOVERY) and gets the waiting
+     * requests. Nothing is stopped or deleted. Returns the final flush's result (0, or a negative errno).
+     *
+     * <p>Refused (the device serves on as before) if the device lacks the flags, or is stopped or being stopped.
+     *
+     * @param quiesceTimeout how long QUIESCE_DEV may wait for each queue to have an idle command (it goes on after
+     *                       that too: the kernel hands out nothing new either way)
+     */
+    public synchronized int handOver(Duration quiesceTimeout) {
+        int devId = info.devId();
+        if (stopped || kernelStopped) {
+            throw new ConfigException("device " + devId + " is being stopped: not handing it over");
+        }
+        long flags = info.flags();
+        if ((flags & Ublk.UBLK_F_QUIESCE) == 0 || (flags & Ublk.UBLK_F_USER_RECOVERY) == 0
+                || (flags & Ublk.UBLK_F_USER_RECOVERY_FAIL_IO) != 0) {
+            throw new ConfigException("device " + devId + " cannot be handed over without failing I/O: it needs "
+                    + "UBLK_F_QUIESCE and UBLK_F_USER_RECOVERY without FAIL_IO (flags " + info.flagNames() + ")");
+        }
+        handingOver = true;
+        for (UblkQueue q : queues) {
+            q.holdOn();
+        }
+        try {
+            ctrl.quiesceDev(devId, Math.max(1, quiesceTimeout.toMillis()));
+        } catch (NativeException e) {
+            if (e.errno() != Errno.EBUSY && e.errno() != Errno.EINTR) {
+                // Refused before anything changed (EOPNOTSUPP, ENODEV): serve on.
+                for (UblkQueue q : queues) {
+                    q.letGo();
+                }
+                handingOver = false;
+                throw e;
+            }
+            // The kernel hands out nothing new already; the fetches it did not abort end with the rings.
+            LOG.log(Level.WARNING, "QUIESCE_DEV of device " + devId + ": " + e.getMessage() + "; handing over anyway");
+        }
+        LOG.log(Level.INFO, "device " + devId + " quiesced: answering what the queues hold, then leaving");
+        for (UblkQueue q : queues) {
+            q.quiesce();
+        }
+        for (UblkQueue q : queues) {
+            try {
+                if (!q.join(60, TimeUnit.SECONDS)) {
+                    LOG.log(Level.ERROR, "queue " + q.queueId() + " still holds requests 60 s into the handover; "
+                            + "abandoning it (the kernel fails or reissues what it holds)");
+                    q.abandon();
+                    q.join(30, TimeUnit.SECONDS);
+                } else if (!q.leftQuiesced() && q.failure() != null) {
+                    LOG.log(Level.ERROR, "queue " + q.queueId() + " failed during the handover: " + q.failure());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        stopped = true;
+        int flush = target.flush();
+        if (flush < 0) {
+            LOG.log(Level.ERROR, "the final flush of device " + devId + " before the handover failed with "
+                    + Errno.name(flush) + " (" + Errno.describe(flush) + ")");
+        }
+        target.close();
+        closeCharDevice();
+        stopResult = new StopResult(0, Math.min(flush, 0), 0);
+        handedOver = true;
+        LOG.log(Level.INFO, "device " + devId + " handed over: this server no longer serves it");
+        return Math.min(flush, 0);
+    }
+
+    /** Whether {@link #handOver} began (queues that end now end for it). */
+    public boolean handingOver() {
+        return handingOver;
+    }
+
+    /** Whether {@link #handOver} finished: {@link #stop()} does nothing after it. */
+    public boolean handedOver() {
+        return handedOver;
     }
 
     /**
