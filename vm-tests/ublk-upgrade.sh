@@ -28,7 +28,8 @@ mkdir -p /mnt/u
 writer=$!
 sleep 2
 
-record=${JUBLK_RUN_DIR:-/run/jublk}/ublk$id.json
+rundir=${JUBLK_RUN_DIR:-/run/jublk}
+record=$rundir/ublk$id.json
 for round in 1 2; do
   args=()
   if ((round == 2)); then
@@ -46,6 +47,14 @@ for round in 1 2; do
   for _ in $(seq 60); do kill -0 "$old" 2>/dev/null || break; sleep 0.5; done
   check "round $round: the old server exited" sh -c "! kill -0 $old 2>/dev/null"
   info "round $round: fio runs finished before it: $before, now: $(wc -l </tmp/fio-status)"
+  check "round $round: the old server's log (kept as ublk$id.previous.log) says it handed the device over" \
+    grep -q "handed over: this server no longer serves it" "$rundir/ublk$id.previous.log"
+  # How long the device had no server: from the old one's QUIESCE_DEV to the new one's "device N is ...".
+  from=$(grep -h "handing device $id over" "$rundir/ublk$id.previous.log" | tail -n1 | cut -c1-23)
+  to=$(grep -h "device $id is /dev/ublkb$id" "$rundir/ublk$id.log" | tail -n1 | cut -c1-23)
+  if [[ -n $from && -n $to ]]; then
+    info "round $round: I/O waited for a server for $(( $(date -d "$to" +%s%3N) - $(date -d "$from" +%s%3N) )) ms"
+  fi
 done
 check "the kernel names the last server as the device's (ublk list)" test "$(daemon_pid "$id")" = "$new"
 sleep 2

@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.jublk.ctrl.UblkControl;
+import io.jublk.daemon.DeviceDaemon;
+import io.jublk.spi.DeviceInfo;
+import io.jublk.uapi.Ublk;
 import io.jublk.record.DeviceSpec;
 import io.jublk.targets.LoopSpec;
 import io.jublk.targets.NullSpec;
@@ -417,6 +420,45 @@ class CliTest {
         refused("--size must be greater than 0", "resize", "-n", "1", "--size", "0");
         refused("Invalid value for option '--size': 'lots' is not a size (e.g. 512M, 1G, 4096)", "resize", "-n", "1",
                 "--size", "lots");
+    }
+
+    // ---- upgrade ------------------------------------------------------------------------------------------------
+
+    @Test
+    void upgradeTakesAnIdAndAJar() throws IOException {
+        UpgradeCommand u = command(UpgradeCommand.class, "upgrade", "-n", "2");
+        assertEquals(2, u.id);
+        assertNull(u.jar);
+        Path jar = Files.createFile(tmp.resolve("next.jar"));
+        assertEquals(jar, command(UpgradeCommand.class, "upgrade", "-n", "2", "--jar", jar.toString()).jar);
+        assertHelpHas("upgrade", "-n, --number=ID", "--jar=PATH");
+        reachesPreflight("upgrade", "-n", "2");
+        reachesPreflight("upgrade", "--number=2", "--jar", jar.toString());
+    }
+
+    @Test
+    void badUpgradesAreRefused() {
+        refused("Missing required option: '--number=ID'", "upgrade");
+        refused("Invalid value for option '--number': 'x' is not an int", "upgrade", "-n", "x");
+        String none = tmp.resolve("none.jar").toString();
+        refused("--jar " + none + " is not a readable file", "upgrade", "-n", "1", "--jar", none);
+        refused("--jar " + tmp + " is not a readable file", "upgrade", "-n", "1", "--jar", tmp.toString());
+    }
+
+    @Test
+    void aDeviceChangesServersLiveOnlyWithQuiesceAndRecoveryThatQueues() {
+        long quiesce = Ublk.UBLK_F_QUIESCE;
+        long recovery = Ublk.UBLK_F_USER_RECOVERY;
+        assertNull(DeviceDaemon.whyNotUpgradable(info(recovery | quiesce)));
+        assertNull(DeviceDaemon.whyNotUpgradable(info(recovery | Ublk.UBLK_F_USER_RECOVERY_REISSUE | quiesce)));
+        assertTrue(DeviceDaemon.whyNotUpgradable(info(0)).contains("not added with --recovery"));
+        assertTrue(DeviceDaemon.whyNotUpgradable(info(recovery | Ublk.UBLK_F_USER_RECOVERY_FAIL_IO | quiesce))
+                .contains("--recovery=fail-io"));
+        assertTrue(DeviceDaemon.whyNotUpgradable(info(recovery)).contains("without UBLK_F_QUIESCE"));
+    }
+
+    private static DeviceInfo info(long flags) {
+        return new DeviceInfo(7, 1, 128, Ublk.UBLK_S_DEV_LIVE, 24, 512 << 10, 100, flags, 0, 0, 0);
     }
 
     @Test
