@@ -5,9 +5,11 @@
 # upgrade changed the daemon and the record names the new one, the old one exited, e2fsck is clean, del is clean.
 # A device added without --recovery is refused with one line and serves on with the same server.
 # vm-test: --disk 1G
-# vm-test-seconds: 170
+# vm-test-seconds: 240
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
+# Daemons start faster under emulation with C1 only.
+export JUBLK_DAEMON_JAVA_OPTS="${JUBLK_DAEMON_JAVA_OPTS:-} -XX:TieredStopAtLevel=1"
 dev=$(add_device loop --file "$SCRATCH/u.img" --size 256M --recovery -q 2) || finish
 id=$(dev_id "$dev")
 mkdir -p /mnt/u
@@ -70,6 +72,8 @@ fi
 errors=$(dmesg | grep -Ei 'I/O error|blk_update_request|Buffer I/O|EXT4-fs (error|warning)|ublk.*(abort|fail)' || true)
 check "the kernel logged no I/O error" test -z "$errors"
 [[ -n $errors ]] && sed 's/^/     | /' <<<"$errors" | head -n 10
+# The servers' logs, for a look after the run (vm-tests/run --out DIR ublk-upgrade.sh).
+cp "$rundir"/ublk"$id"*.log "${JUBLK_OUT:-/tmp}/" 2>/dev/null || true
 check "umount" umount /mnt/u
 check "e2fsck -fn finds the file system clean" e2fsck -fn "$dev"
 check "ublk del -n $id" ublk del -n "$id"

@@ -21,6 +21,7 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * One server process, start to end: for `ublk add` it claims an id (lock and record first), opens the target,
@@ -271,6 +272,7 @@ public final class DeviceDaemon {
             throw new ConfigException("device " + id + " has no live server to hand it over (ublk recover -n " + id
                     + " serves a device whose server died)");
         }
+        warmUp();
         lifecycle.checkNotStopped();
         handOverAsked = true;
         LOG.log(Level.INFO, "asking the server of device " + id + " (" + rec.server() + ") to hand it over");
@@ -306,6 +308,32 @@ public final class DeviceDaemon {
         }
         run.keepPreviousLog(id);
         takeOver(id, Duration.ofSeconds(30));
+    }
+
+    /**
+     * Loads and initializes what taking a device over runs (the native bindings, the rings, the queues, the targets),
+     * while the old server still serves: the device waits for no class loading or native stub generation, which takes
+     * seconds in a fresh JVM on a slow machine.
+     */
+    private static void warmUp() {
+        for (Class<?> c : List.of(UblkServer.class, io.jublk.queue.UblkQueue.class, io.jublk.uring.IoUring.class,
+                io.jublk.sys.LibC.class, io.jublk.sys.Mmap.class, io.jublk.uapi.Syscalls.class,
+                io.jublk.spi.RequestDecoder.class, io.jublk.targets.LoopTarget.class,
+                io.jublk.targets.BackingFile.class, ControlServer.class, MetricsServer.class)) {
+            initialize(c);
+            // The native bindings are made on first use, one holder class each.
+            for (Class<?> nested : c.getDeclaredClasses()) {
+                initialize(nested);
+            }
+        }
+    }
+
+    private static void initialize(Class<?> c) {
+        try {
+            Class.forName(c.getName(), true, c.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            LOG.log(Level.DEBUG, "warming up " + c.getName() + ": " + e);
+        }
     }
 
     /** Why a device cannot be handed to a new server without failing I/O, as one line; null if it can. */
