@@ -53,6 +53,22 @@ public interface Target extends AutoCloseable {
         throw new ConfigException("a " + name() + " device cannot change its size");
     }
 
+    /**
+     * How many hardware queues the device gets, given {@code asked} (the server's option): a target whose queues
+     * each need something it has only so much of (a network server's connections) says how many it serves.
+     */
+    default int queues(int asked) {
+        return asked;
+    }
+
+    /**
+     * The target's own event counters by snake_case name (e.g. {@code reconnects}, {@code protocol_errors}), read
+     * by the metrics from any thread: each supplier returns a count that only grows.
+     */
+    default Map<String, java.util.function.LongSupplier> counters() {
+        return Map.of();
+    }
+
     /** Creates the handler of one hardware queue, on that queue's thread. */
     QueueHandler openQueue(QueueContext queue);
 
