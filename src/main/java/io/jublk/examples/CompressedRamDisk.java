@@ -11,6 +11,8 @@ import io.jublk.sys.Errno;
 import io.jublk.uapi.Ublk;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.DataFormatException;
@@ -22,13 +24,10 @@ import java.util.zip.Inflater;
  * memory at all. Compressing costs CPU time, and that belongs on worker threads: a queue's own thread should do
  * nothing but fetch and commit requests, or one slow block holds up every request behind it on the queue.
  *
- * <p><b>Waiting for the SPI (issue 12).</b> A worker that finished a request needs a way to answer it, and the SPI
- * on main has none yet: {@code QueueContext.complete(long requestId, int result)}, callable from any thread, with
- * {@code Request.id()}, is being added. Until it lands this target serves each request on the queue's thread.
- * With it, {@link #openQueue} returns a handler whose {@code handle(r)} is
- * {@code long id = r.id(); workers.execute(() -> queue.complete(id, serve(r))); return QUEUED;}, over a pool the
- * target owns and shuts down in {@link #close}. Nothing else changes: {@link #serve} is safe on any thread already,
- * and touches the request's buffer only before the answer.
+ * <p>So a queue's handler only hands each request to a worker and returns {@code QUEUED}; the worker serves it and
+ * answers with {@code QueueContext.complete(id, result)}, from its own thread (the queue thread then commits the
+ * answer). The request object stays the request's until it is answered, so the worker may read it and its buffer
+ * until then; it keeps the id, which {@code complete} needs. The pool belongs to the target and goes with it.
  */
 public final class CompressedRamDisk implements Target {
     static final int BLOCK = 4096;
@@ -36,6 +35,7 @@ public final class CompressedRamDisk implements Target {
     private static final int MAX_DISCARD_SECTORS = 1 << 17; // 64 MiB
 
     private final long sizeBytes;
+    private final ExecutorService workers;
     /**
      * What each block holds: null for zeros, {@link #BLOCK} bytes as they are when deflating them saved nothing,
      * else their deflated form (always shorter). Atomic: one block's requests may be served on different threads.
@@ -45,13 +45,23 @@ public final class CompressedRamDisk implements Target {
     /** A Deflater and an Inflater per thread that serves requests: they are not thread-safe, and slow to make. */
     private final ThreadLocal<Codec> codecs = ThreadLocal.withInitial(Codec::new);
 
-    /** {@code sizeBytes}: a multiple of 4096, at most 8 TiB. Memory is taken as blocks are written. */
+    /** {@code sizeBytes}: a multiple of 4096, at most 8 TiB; one worker per CPU. */
     public CompressedRamDisk(long sizeBytes) {
+        this(sizeBytes, Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * {@code sizeBytes}: a multiple of 4096, at most 8 TiB. Memory is taken as blocks are written. {@code workers}
+     * threads compress and decompress.
+     */
+    public CompressedRamDisk(long sizeBytes, int workers) {
         if (sizeBytes <= 0 || sizeBytes % BLOCK != 0 || sizeBytes / BLOCK > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("size must be a positive multiple of 4096 up to 8 TiB, not " + sizeBytes);
         }
         this.sizeBytes = sizeBytes;
         this.blocks = new AtomicReferenceArray<>((int) (sizeBytes / BLOCK));
+        this.workers = Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("compressed-ram-", 0).daemon()
+                .factory());
     }
 
     @Override
@@ -68,7 +78,17 @@ public final class CompressedRamDisk implements Target {
 
     @Override
     public QueueHandler openQueue(QueueContext queue) {
-        return this::serve; // on the queue's thread, until the SPI can complete from a worker (see above)
+        return r -> {
+            long id = r.id();
+            workers.execute(() -> queue.complete(id, serve(r)));
+            return QueueHandler.QUEUED;
+        };
+    }
+
+    /** Stops the workers; the server calls it once every queue has stopped (so nothing waits for them). */
+    @Override
+    public void close() {
+        workers.shutdownNow();
     }
 
     /** Bytes the blocks' contents take now (without the JVM's per-array overhead). */
