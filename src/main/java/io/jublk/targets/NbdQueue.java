@@ -64,7 +64,7 @@ final class NbdQueue implements QueueHandler {
     /** Where a request is. */
     private static final byte IDLE = 0;
     /** Waiting in the FIFO to be sent. */
-    private static final byte QUEUED = 1;
+    private static final byte WAITING = 1;
     /** Its header (and payload) went into a batch: waiting for the reply. */
     private static final byte SENT = 2;
     /** A large WRITE: its header is in the batch, its payload goes (or is going) out from its buffer. */
@@ -175,6 +175,9 @@ final class NbdQueue implements QueueHandler {
                 return -Errno.EOPNOTSUPP;
             }
         }
+        if (!connected) {
+            afterLoss(); // a connection the supervisor made may be waiting for the queue to take it
+        }
         if (!connected && failFast) {
             return -Errno.EIO;
         }
@@ -188,7 +191,7 @@ final class NbdQueue implements QueueHandler {
     private void enqueue(int tag) {
         early[tag] = false;
         failOnDone[tag] = false;
-        state[tag] = QUEUED;
+        state[tag] = WAITING;
         fifo[fifoTail++ % depth] = tag;
     }
 
@@ -621,7 +624,7 @@ final class NbdQueue implements QueueHandler {
         int n = 0;
         while (fifoHead != fifoTail) {
             int tag = fifo[fifoHead++ % depth];
-            if (state[tag] == QUEUED) {
+            if (state[tag] == WAITING) {
                 answer(tag, -Errno.EIO);
                 n++;
             }
@@ -651,8 +654,9 @@ final class NbdQueue implements QueueHandler {
     }
 
     /**
-     * The queue's helper thread: connects anew (with backoff, 0.1 s doubling to 5 s) when asked, says when the
-     * timeout passed without a connection, and watches for a server that takes longer than the timeout to answer.
+     * The queue's helper thread: connects anew when asked (with backoff: 0.1 s doubling to 5 s, or to a quarter of
+     * the timeout if that is less), says when the timeout passed without a connection, and watches for a server that
+     * takes longer than the timeout to answer.
      * It talks to the queue thread through {@link #fresh} and two flags, and wakes it with the eventfd.
      */
     private final class Supervisor implements Runnable {
@@ -731,7 +735,8 @@ final class NbdQueue implements QueueHandler {
                     wake();
                 }
                 LockSupport.parkNanos(backoff);
-                backoff = Math.min(backoff * 2, 5_000_000_000L);
+                // At most 5 s between attempts, and several attempts within the timeout.
+                backoff = Math.min(backoff * 2, Math.max(100_000_000L, Math.min(5_000_000_000L, timeout / 4)));
             }
         }
     }

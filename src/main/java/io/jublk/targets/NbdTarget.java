@@ -32,7 +32,7 @@ public final class NbdTarget implements Target {
 
     /** Largest DISCARD and WRITE_ZEROES: an NBD request's length is 32 bits. */
     static final int MAX_DISCARD_SECTORS = (1 << 30) >>> 9;
-    /** How long one connection attempt (connect and handshake) may take. */
+    /** How long one connection attempt (connect and handshake) may take at most (less if --timeout is less). */
     static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     /**
@@ -70,7 +70,7 @@ public final class NbdTarget implements Target {
      * @param logicalBlockSize asked for, or null: the export's minimum block size, at least 512
      */
     public static NbdTarget open(Config config, Integer logicalBlockSize) {
-        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), HANDSHAKE_TIMEOUT);
+        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config));
         try {
             int lbs = blockSize(c.export(), logicalBlockSize, config);
             if (c.export().size() < lbs) {
@@ -93,6 +93,10 @@ public final class NbdTarget implements Target {
                     + deviceSize + ": not serving it");
         }
         return t;
+    }
+
+    private static Duration handshakeTimeout(Config c) {
+        return c.timeout().compareTo(HANDSHAKE_TIMEOUT) < 0 ? c.timeout() : HANDSHAKE_TIMEOUT;
     }
 
     private static String where(Config c) {
@@ -219,7 +223,7 @@ public final class NbdTarget implements Target {
 
     /** A new connection to the same export, or ConfigException (also when the export is not the same any more). */
     NbdHandshake.Connected connect() {
-        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), HANDSHAKE_TIMEOUT);
+        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config));
         NbdHandshake.Export e = c.export();
         if (e.size() != export.size() || (e.has(Nbd.NBD_FLAG_READ_ONLY) && !export.has(Nbd.NBD_FLAG_READ_ONLY))) {
             c.close();
