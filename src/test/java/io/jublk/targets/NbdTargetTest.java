@@ -138,6 +138,42 @@ class NbdTargetTest {
         }
     }
 
+    /** Over TCP to 127.0.0.1 (TCP_NODELAY; the same batching), and several queues on one multi-conn export. */
+    @Test
+    void aServerOnTcpServesEachQueueOnItsOwnConnection() throws Exception {
+        int port;
+        try (var probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        assumeTrue(Files.isExecutable(NBDKIT), "nbdkit is not installed (bin/test installs it)");
+        Process p = new ProcessBuilder(NBDKIT.toString(), "-f", "--exit-with-parent", "-i", "127.0.0.1", "-p",
+                Integer.toString(port), "memory", "32M").redirectErrorStream(true)
+                .redirectOutput(dir.resolve("nbdkit.log").toFile()).start();
+        servers.add(p);
+        NbdTarget.Config config = new NbdTarget.Config(new NbdAddress(null, "127.0.0.1", port), "", 2,
+                Duration.ofSeconds(10));
+        NbdTarget target = null;
+        for (int i = 0; i < 100 && target == null; i++) {
+            try {
+                target = NbdTarget.open(config, null);
+            } catch (ConfigException e) {
+                Thread.sleep(50); // not listening yet
+            }
+        }
+        assertTrue(target != null, "nbdkit listens on 127.0.0.1:" + port);
+        try (NbdTarget t = target) {
+            assertEquals(2, t.queues(1), "the memory plugin allows several connections: one per queue");
+            try (HostQueue q0 = HostQueue.open(t, DEPTH, IO, false); HostQueue q1 = HostQueue.open(t, DEPTH, IO,
+                    false)) {
+                fill(q0, 0, random(5, IO));
+                assertEquals(IO, q0.write(0, 0, IO, Ublk.UBLK_IO_F_FUA));
+                assertEquals(0, q0.run(1, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+                assertEquals(IO, q1.read(0, 0, IO), "the other queue's connection sees it");
+                assertArrayEquals(random(5, IO), data(q1, 0, IO));
+            }
+        }
+    }
+
     @Test
     void discardPunchesHolesInAFilePluginExportAndWriteZeroesReadsBackZeros() throws Exception {
         Path file = dir.resolve("export.img");
