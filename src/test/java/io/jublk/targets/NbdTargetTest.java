@@ -306,12 +306,21 @@ class NbdTargetTest {
                 null));
         assertTrue(refused.getMessage().startsWith("the NBD server at unix:" + socket() + " has no export 'other'")
                 || refused.getMessage().contains("refused export 'other'"), refused.getMessage());
-        for (ConfigException e : List.of(none, refused)) {
-            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
-        }
         try (NbdTarget t = NbdTarget.open(new NbdTarget.Config(new NbdAddress(socket().toString(), null,
                 Nbd.DEFAULT_PORT), "disk", null, Duration.ofSeconds(5)), null)) {
             assertEquals(1 << 20, t.sizeBytes(), "the export it has is served");
+        }
+        stopServers();
+        servers.clear();
+        Path psk = dir.resolve("keys.psk");
+        Files.writeString(psk, "alice:000102030405060708090a0b0c0d0e0f\n");
+        Files.setPosixFilePermissions(psk, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        nbdkit("--tls=require", "--tls-psk=" + psk, "memory", "1M");
+        ConfigException tls = assertThrows(ConfigException.class, () -> open(5));
+        assertTrue(tls.getMessage().startsWith("the NBD server at unix:" + socket() + " requires TLS for the default "
+                + "export, which jublk's nbd target does not speak yet"), tls.getMessage());
+        for (ConfigException e : List.of(none, refused, tls)) {
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
         }
     }
 
