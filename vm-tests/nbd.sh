@@ -1,12 +1,13 @@
 #!/bin/bash
-# The nbd target against real NBD servers in the guest, over Unix sockets:
-#  * nbdkit's memory plugin (behind its delay and error filters): fio verify at 4k, 64k and 1M; reads the error
+# The nbd target against real NBD servers in the guest, over Unix sockets and TCP on 127.0.0.1:
+#  * nbdkit's memory plugin (behind its delay and error filters), two queues on two connections (it allows
+#    multi-conn): fio verify at 4k, 64k and 1M; reads the error
 #    filter fails get EIO and nothing else does; the delay shows in the backend latency histogram.
 #  * nbdkit's file plugin: mkfs.ext4, a tree copied in and compared, e2fsck clean; nbdkit killed and restarted in
 #    the middle of a fio verify, which finishes without an error (the reconnect is counted); the daemon killed and
 #    `ublk recover` connects again from the record and serves the same data; blkdiscard leaves holes in the
 #    exported file.
-#  * qemu-nbd serving a qcow2 image: fio verify, ext4 + tree + e2fsck; `qemu-img check` clean afterwards.
+#  * qemu-nbd serving a qcow2 image on 127.0.0.1:10809: fio verify, ext4 + tree + e2fsck; `qemu-img check` clean afterwards.
 #  * bad input at `ublk add`: no server, another protocol on the socket, an export the server does not have.
 # vm-test: --timeout 900
 # vm-test-seconds: 300
@@ -53,8 +54,9 @@ expect_eq "no device was left behind" "" "$(ublk_ids)"
 # ---- nbdkit memory, behind the error and delay filters --------------------------------------------------------
 nbdkit -U $w/mem.sock -P $w/mem.pid --filter=error --filter=delay memory 256M delay-read=5ms \
   error-pread=EIO error-pread-rate=100% error-pread-file=$w/fail-reads
-dev=$(add_device nbd --socket $w/mem.sock --metrics-port 9471) || finish
+dev=$(add_device nbd --socket $w/mem.sock --metrics-port 9471 -q 2) || finish
 info "memory plugin: $dev"
+expect_eq "two hardware queues (one connection each)" 2 "$(ls /sys/block/"${dev#/dev/}"/mq | wc -l)"
 for bs in 4k 64k 1M; do
   check "nbdkit memory: fio --verify=crc32c at $bs" fio_verify "$dev" $bs 16M mem-$bs --offset=32M
 done
@@ -111,8 +113,8 @@ info "$SECONDS s"
 
 # ---- qemu-nbd, qcow2 ---------------------------------------------------------------------------------------
 qemu-img create -q -f qcow2 $w/d.qcow2 256M
-qemu-nbd --fork --persistent -k $w/q.sock -f qcow2 --pid-file=$w/q.pid $w/d.qcow2
-dev=$(add_device nbd --socket $w/q.sock) || finish
+qemu-nbd --fork --persistent -b 127.0.0.1 -p 10809 -f qcow2 --pid-file=$w/q.pid $w/d.qcow2
+dev=$(add_device nbd --host 127.0.0.1) || finish
 check "qemu-nbd qcow2: fio --verify=crc32c at 64k" fio_verify "$dev" 64k 32M q-64k --offset=160M
 check "qemu-nbd qcow2: mkfs.ext4, a tree copied in and compared after a remount, e2fsck -fn clean" ext4_tree "$dev"
 check "ublk del --all (the three devices)" ublk del --all
