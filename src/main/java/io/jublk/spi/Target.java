@@ -2,6 +2,7 @@ package io.jublk.spi;
 
 import io.jublk.spi.DeviceParams;
 import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
  * A ublk target: what serves a block device's requests. This is jublk's public SPI; {@code null} and
@@ -65,7 +66,7 @@ public interface Target extends AutoCloseable {
      * The target's own event counters by snake_case name (e.g. {@code reconnects}, {@code protocol_errors}), read
      * by the metrics from any thread: each supplier returns a count that only grows.
      */
-    default Map<String, java.util.function.LongSupplier> counters() {
+    default Map<String, LongSupplier> counters() {
         return Map.of();
     }
 

@@ -10,6 +10,7 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Where an NBD server listens: a Unix socket's path, or a host and TCP port. A host name is resolved on every
@@ -24,7 +25,7 @@ public record NbdAddress(String socket, String host, int port) {
         if ((socket == null) == (host == null)) {
             throw new ConfigException("give the NBD server as --socket PATH or as --host HOST, one of them");
         }
-        if (socket != null && socket.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+        if (socket != null && socket.getBytes(StandardCharsets.UTF_8).length
                 >= SockaddrUn.MAX_PATH) {
             throw new ConfigException("--socket " + socket + ": a Unix socket's path has at most "
                     + (SockaddrUn.MAX_PATH - 1) + " bytes");

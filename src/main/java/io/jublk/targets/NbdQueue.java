@@ -18,6 +18,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
@@ -681,7 +682,7 @@ final class NbdQueue implements QueueHandler {
             stopped = true;
             LockSupport.unpark(thread);
             try {
-                thread.join(java.time.Duration.ofSeconds(15));
+                thread.join(Duration.ofSeconds(15));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -2,6 +2,7 @@ package io.jublk.targets;
 
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
+import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -83,8 +84,8 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
 
     @Override
     public void check(Integer logicalBlockSize) {
-        if (connections != null && (connections < 1 || connections > io.jublk.uapi.Ublk.UBLK_MAX_NR_QUEUES)) {
-            throw new ConfigException("--connections must be between 1 and " + io.jublk.uapi.Ublk.UBLK_MAX_NR_QUEUES
+        if (connections != null && (connections < 1 || connections > Ublk.UBLK_MAX_NR_QUEUES)) {
+            throw new ConfigException("--connections must be between 1 and " + Ublk.UBLK_MAX_NR_QUEUES
                     + ", not " + connections);
         }
         if (timeoutSeconds < 1) {
