@@ -33,7 +33,7 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
 
     public static final long DEFAULT_TIMEOUT_SECONDS = 30;
 
-    @Command(description = "Serve an export of an NBD server (nbdkit, qemu-nbd, nbd-server…) as a block device: the "
+    @Command(description = "Serve an export of an NBD server (nbdkit, qemu-nbd, nbd-server and others) as a block device: the "
             + "handshake once per connection, the requests on each queue's io_uring, one connection per queue where "
             + "the server allows several. A lost server is reconnected to and the requests sent again.")
     static final class Options implements TargetOptions<NbdSpec> {
