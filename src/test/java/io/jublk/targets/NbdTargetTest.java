@@ -70,8 +70,17 @@ class NbdTargetTest {
             }
             Thread.sleep(25);
         }
-        assertTrue(Files.exists(socket()), "nbdkit made no socket");
-        return p;
+        // The socket exists from bind(), a moment before nbdkit listens: ready once a connection is taken.
+        for (int i = 0; ; i++) {
+            try (var c = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket()))) {
+                return p;
+            } catch (IOException e) {
+                if (i == 200) {
+                    throw new AssertionError("nbdkit does not take connections on " + socket() + ": " + e);
+                }
+                Thread.sleep(25);
+            }
+        }
     }
 
     private NbdTarget open(int timeoutSeconds) {
@@ -170,6 +179,20 @@ class NbdTargetTest {
                 assertEquals(0, q0.run(1, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
                 assertEquals(IO, q1.read(0, 0, IO), "the other queue's connection sees it");
                 assertArrayEquals(random(5, IO), data(q1, 0, IO));
+            }
+        }
+    }
+
+    @Test
+    void aReadOnlyExportMakesAReadOnlyDeviceWithoutDiscard() throws Exception {
+        nbdkit("-r", "memory", "8M");
+        try (NbdTarget t = open(30)) {
+            DeviceParams p = t.params(IO);
+            assertTrue(p.has(Ublk.UBLK_ATTR_READ_ONLY), Nbd.describeFlags(t.export().flags()));
+            assertFalse(p.discard() || p.writeZeroes(), "nothing to discard on a read-only device");
+            try (HostQueue q = HostQueue.open(t, DEPTH, IO, false)) {
+                assertEquals(IO, q.read(0, 0, IO));
+                assertEquals(-Errno.EROFS, q.write(1, 0, 4096, 0), "refused before it reaches the server");
             }
         }
     }
