@@ -12,6 +12,7 @@ import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
+import io.jublk.record.Serial;
 import io.jublk.record.ServerProcess;
 import io.jublk.server.UblkServer;
 import io.jublk.targets.TargetSpec;
@@ -121,7 +122,8 @@ public final class DeviceDaemon {
         run.ensure();
         long token = Claim.newToken();
         Instant now = Instant.now();
-        DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, DeviceRecord.token(token),
+        String serial = req.serial() != null ? req.serial() : Serial.random();
+        DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, req.name(), serial, DeviceRecord.token(token),
                 DeviceRecord.State.STARTING, ServerProcess.self(), spec, null, logName(), now, now);
         try (UblkControl ctrl = UblkControl.open()) {
             lock = Claim.claim(run, ctrl, req.id(), template);

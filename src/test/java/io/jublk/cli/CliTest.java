@@ -178,8 +178,9 @@ class CliTest {
     @Test
     void targetColumnsDoNotShadowListsOwnFields() {
         List<String> own = List.of("id", "state", "owner", "server", "target", "queues", "depth", "size",
-                "logical_block_size", "block", "char", "pid", "recovery", "zero_copy", "flags", "log");
+                "logical_block_size", "block", "char", "pid", "name", "serial", "recovery", "zero_copy", "flags", "log");
         assertTrue(own.containsAll(ListCommand.COLUMNS), "the table shows fields of the JSON");
+        assertTrue(own.containsAll(ListCommand.IDENTITY), "the table shows fields of the JSON");
         for (String c : Targets.columns()) {
             assertFalse(own.contains(c), c + " is a field of `ublk list` itself");
         }
