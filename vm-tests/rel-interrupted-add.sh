@@ -24,9 +24,11 @@ daemons() { pgrep -f '/jublk\.jar __serve' || true; }
 records() { ls "$run_dir"/ublk*.json 2>/dev/null || true; }
 # Every daemon still running serves a live device (none is in the middle of starting or undoing a start).
 settled() {
-  local p
+  local p recs
   for p in $(daemons); do
-    grep -l "\"pid\" : $p,\?\$" "$run_dir"/ublk*.json 2>/dev/null | xargs -r grep -q '"state" : "live"' || return 1
+    # A daemon with no record yet is still starting (it has not claimed an id): not settled.
+    recs=$(grep -l "\"pid\" : $p,\?\$" "$run_dir"/ublk*.json 2>/dev/null) || return 1
+    grep -q '"state" : "live"' $recs || return 1
   done
 }
 
