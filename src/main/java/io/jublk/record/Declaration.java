@@ -71,6 +71,13 @@ public record Declaration(String name, Integer id, String serial, DeviceSpec spe
                 throw new ConfigException(f + " is not a regular file");
             }
             json = Files.readAllBytes(f);
+            // Whoever can change a declaration chooses which file root serves: only its owner (root) may write it.
+            int uid = (Integer) Files.getAttribute(f, "unix:uid");
+            int mode = (Integer) Files.getAttribute(f, "unix:mode");
+            if (uid != io.jublk.sys.LibC.geteuid() || (mode & 022) != 0) {
+                throw new ConfigException(f + " must belong to the user running jublk and be writable by nobody "
+                        + "else (chown root " + f + "; chmod go-w " + f + ")");
+            }
         } catch (NoSuchFileException e) {
             throw new ConfigException("no device is declared as " + name + ": " + f + " does not exist");
         } catch (IOException e) {

@@ -99,7 +99,7 @@ class CliTest {
 
     @Test
     void noCommandOrAnUnknownOneIsRefused() {
-        refused("missing command: add, del, list, features or recover (ublk --help)");
+        refused("missing command: add, del, list, features, recover, resize or up (ublk --help)");
         refused("Unmatched argument at index 0: 'nosuch'", "nosuch");
         refused("Unknown option: '--bogus'", "--bogus");
     }

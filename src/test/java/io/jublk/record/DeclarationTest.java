@@ -104,6 +104,12 @@ class DeclarationTest {
         assertEquals(etc.resolve("bad.json") + ": --size must be greater than 0", e.getMessage());
         e = assertThrows(ConfigException.class, () -> Declaration.read(etc, "none"));
         assertEquals("no device is declared as none: " + etc.resolve("none.json") + " does not exist", e.getMessage());
+        Path open = Files.writeString(etc.resolve("open.json"), "{\"spec\": {\"target\": {\"type\": \"null\", "
+                + "\"size\": 4096}}}");
+        Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-r--"));
+        e = assertThrows(ConfigException.class, () -> Declaration.read(etc, "open"));
+        assertTrue(e.getMessage().startsWith(open + " must belong to the user running jublk and be writable by "
+                + "nobody else"), e.getMessage());
         for (String name : new String[] {"", "../db", "a/b", ".hidden", "x y", "a@b"}) {
             e = assertThrows(ConfigException.class, () -> Declaration.read(etc, name), name);
             assertTrue(e.getMessage().startsWith("a declared device's name is"), e.getMessage());
