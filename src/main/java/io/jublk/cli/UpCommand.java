@@ -3,7 +3,6 @@ package io.jublk.cli;
 import io.jublk.ctrl.UblkControl;
 import io.jublk.daemon.Cleanup;
 import io.jublk.daemon.DeviceDaemon;
-import io.jublk.daemon.Failure;
 import io.jublk.daemon.Handshake;
 import io.jublk.daemon.MountNamespace;
 import io.jublk.daemon.ServiceNotify;
@@ -107,17 +106,19 @@ final class UpCommand implements Callable<Integer> {
         return add;
     }
 
-    /** The device path on stdout, warnings and the failure on stderr (the journal), READY=1 to systemd. */
-    private record Reporter(String name, Optional<ServiceNotify> manager) implements DeviceDaemon.Reporter {
-        @Override
-        public void warning(String message) {
-            System.err.println("ublk: warning: " + message);
+    /** As `ublk add --foreground` reports (stdout and stderr: the journal), and READY=1 to systemd. */
+    private static final class Reporter extends Serving.Console {
+        private final String name;
+        private final Optional<ServiceNotify> manager;
+
+        Reporter(String name, Optional<ServiceNotify> manager) {
+            this.name = name;
+            this.manager = manager;
         }
 
         @Override
         public void ready(int id, String blockDevice) {
-            System.out.println(blockDevice);
-            System.out.flush();
+            super.ready(id, blockDevice);
             manager.ifPresent(n -> {
                 try {
                     n.send("READY=1", "STATUS=serving " + blockDevice + " (" + name + ")", "MAINPID=" + LibC.getpid());
@@ -127,11 +128,6 @@ final class UpCommand implements Callable<Integer> {
                             + Errors.describe(e));
                 }
             });
-        }
-
-        @Override
-        public void failed(Failure failure) {
-            System.err.println("ublk: " + Errors.describe(failure.toException()));
         }
     }
 }
