@@ -104,6 +104,23 @@ class CliTest {
         refused("Unknown option: '--bogus'", "--bogus");
     }
 
+    /** `ublk up` reads the declaration before anything else: a bad name is one line, with or without ublk. */
+    @Test
+    void upNeedsTheNameOfADeclaration() {
+        refused("Missing required parameter: 'NAME'", "up");
+        refused("a declared device's name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                + "not '../db'", "up", "../db");
+    }
+
+    @Test
+    void aSerialIsAUuid() {
+        Run r = ublk("add", "null", "--size", "1M", "--serial", "db-1");
+        assertEquals(2, r.status());
+        assertTrue(r.err().startsWith("ublk: --serial must be a UUID (8-4-4-4-12 hex digits, e.g. "), r.err());
+        assertEquals("0b9c4f2e-6d1a-4c3b-9a8e-2f7d5e1c0a34",
+                addCommon("add", "null", "--size", "1G", "--serial", "0B9C4F2E-6D1A-4C3B-9A8E-2F7D5E1C0A34").serial());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"--help", "-h"})
     void helpListsTheCommandsButNotTheHiddenOnes(String help) {
