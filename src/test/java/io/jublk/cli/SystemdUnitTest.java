@@ -53,6 +53,7 @@ class SystemdUnitTest {
         String unit = Files.readString(units.resolve("jublk@.service"));
         assertTrue(unit.contains("ExecStart=" + REPO.resolve("bin/ublk") + " up %i\n"), unit);
         assertTrue(unit.contains("Type=notify\n"), unit);
+        assertTrue(!unit.contains("@UBLK@") && !unit.contains("@REPO@"), "every placeholder filled in: " + unit);
         assertTrue(Files.isDirectory(dest.resolve("etc/jublk")), "the declarations' directory");
         assertTrue(Files.isRegularFile(dest.resolve("etc/udev/rules.d/60-jublk-by-id.rules")), "the udev rule");
         Run clean = verify(units.resolve("jublk@db.service"));
