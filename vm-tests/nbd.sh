@@ -10,7 +10,7 @@
 #  * qemu-nbd serving a qcow2 image on 127.0.0.1:10809: fio verify, ext4 + tree + e2fsck; `qemu-img check` clean afterwards.
 #  * bad input at `ublk add`: no server, another protocol on the socket, an export the server does not have.
 # vm-test: --timeout 900
-# vm-test-seconds: 360
+# vm-test-seconds: 400
 . "$(dirname "$0")/lib/scenario.sh"
 w=/tmp/nbd
 mkdir -p $w
