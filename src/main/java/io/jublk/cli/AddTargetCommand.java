@@ -41,6 +41,7 @@ final class AddTargetCommand implements Callable<Integer> {
         DeviceSpec spec = deviceSpec();
         spec.check();
         Preflight.requireUblk();
+        Preflight.requireUnprivilegedAllows(spec.deviceFlags());
         Preflight.requireFeatures(spec.deviceFlags());
         return Serving.serve(new Handshake.Add(spec, common.id), common.foreground);
     }
