@@ -17,7 +17,8 @@ import picocli.CommandLine.IVersionProvider;
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
-                RecoverCommand.class, ResizeCommand.class, TrainCommand.class, ServeCommand.class})
+                RecoverCommand.class, ResizeCommand.class, TrainCommand.class, ServeCommand.class,
+                UdevOwnerCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(run(args));
