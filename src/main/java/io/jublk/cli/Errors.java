@@ -62,6 +62,9 @@ final class Errors {
         if (e == Errno.ENODEV) {
             return dev + " does not exist (see ublk list)";
         }
+        if (u.command().equals("ADD_DEV") && e == Errno.EACCES && !Capabilities.sysAdmin()) {
+            return dev + ": the kernel allows no more unprivileged devices (ublk_drv's ublks_max, 64 by default)";
+        }
         if (e == Errno.EPERM || e == Errno.EACCES) {
             return u.getMessage() + " — " + refused();
         }
