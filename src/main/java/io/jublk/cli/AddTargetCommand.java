@@ -40,9 +40,10 @@ final class AddTargetCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DeviceSpec spec = deviceSpec();
         spec.check();
+        String serial = common.serial();
         Preflight.requireUblk();
         Preflight.requireUnprivilegedAllows(spec.deviceFlags());
         Preflight.requireFeatures(spec.deviceFlags());
-        return Serving.serve(new Handshake.Add(spec, common.id), common.foreground);
+        return Serving.serve(new Handshake.Add(spec, common.id, null, serial), common.foreground);
     }
 }

@@ -1,6 +1,7 @@
 package io.jublk.cli;
 
 import io.jublk.record.DeviceSpec;
+import io.jublk.record.Serial;
 import io.jublk.targets.TargetSpec;
 import picocli.CommandLine.Option;
 
@@ -10,11 +11,11 @@ final class CommonOptions {
             description = "Device id (/dev/ublkbID); default: the lowest free one.")
     Integer id;
 
-    @Option(names = {"-q", "--queues"}, paramLabel = "N", defaultValue = "1",
+    @Option(names = {"-q", "--queues"}, paramLabel = "N", defaultValue = "" + DeviceSpec.DEFAULT_QUEUES,
             description = "Hardware queues, each served by its own thread (default: ${DEFAULT-VALUE}).")
     int queues;
 
-    @Option(names = {"-d", "--depth"}, paramLabel = "N", defaultValue = "128",
+    @Option(names = {"-d", "--depth"}, paramLabel = "N", defaultValue = "" + DeviceSpec.DEFAULT_DEPTH,
             description = "Requests in flight per queue, 1-4096 (default: ${DEFAULT-VALUE}).")
     int depth;
 
@@ -30,7 +31,7 @@ final class CommonOptions {
             description = "Serve Prometheus metrics on http://ADDR:PORT/metrics.")
     Integer metricsPort;
 
-    @Option(names = "--metrics-address", paramLabel = "ADDR", defaultValue = "127.0.0.1",
+    @Option(names = "--metrics-address", paramLabel = "ADDR", defaultValue = DeviceSpec.DEFAULT_METRICS_ADDRESS,
             description = "Address for --metrics-port (default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 
@@ -40,9 +41,18 @@ final class CommonOptions {
                     + "again) or 'fail-io' (I/O fails until recovered).")
     String recovery;
 
+    @Option(names = "--serial", paramLabel = "UUID", description = "The device's serial, kept in its record and "
+            + "named by udev as /dev/disk/by-id/ublk-UUID (default: a new random UUID).")
+    String serial;
+
     @Option(names = "--no-partition-scan", description = "The kernel does not look for partitions on the device when "
             + "it starts (UBLK_F_NO_AUTO_PART_SCAN).")
     boolean noPartitionScan;
+
+    /** The serial asked for, in canonical form, or null for a new one. */
+    String serial() {
+        return serial != null ? Serial.parse(serial, "--serial") : null;
+    }
 
     /** The device spec these options and {@code target} describe; checked by the caller. */
     DeviceSpec spec(TargetSpec target) {

@@ -161,6 +161,8 @@ final class ListCommand implements Callable<Integer> {
         for (String c : Targets.columns()) {
             m.put(c, facts.get(c));
         }
+        m.put("name", r != null ? r.name() : null);
+        m.put("serial", r != null ? r.serial() : null);
         m.put("recovery", r != null ? r.spec().recovery().label() : null);
         m.put("zero_copy", info.map(i -> i.has(Ublk.UBLK_F_AUTO_BUF_REG)).orElse(null));
         m.put("flags", info.map(DeviceInfo::flagNames).orElse(List.of()));
@@ -188,6 +190,9 @@ final class ListCommand implements Callable<Integer> {
     static final List<String> COLUMNS = List.of("id", "state", "server", "target", "queues", "depth", "size", "block",
             "char", "pid");
 
+    /** Which declaration a device comes from and its serial (its /dev/disk/by-id name): after the counters. */
+    static final List<String> IDENTITY = List.of("name", "serial");
+
     /** The counters' columns: totals for one look, rates for --watch. */
     static final List<String> IO_TOTALS = List.of("requests", "errors");
     static final List<String> IO_RATES = List.of("iops", "mib/s", "err/s");
@@ -197,6 +202,7 @@ final class ListCommand implements Callable<Integer> {
     private static void print(List<Map<String, Object>> rows, List<String> io) {
         List<String> all = new ArrayList<>(COLUMNS);
         all.addAll(io);
+        all.addAll(IDENTITY);
         all.addAll(Targets.columns());
         String[] cols = all.toArray(String[]::new);
         List<String[]> table = new ArrayList<>();

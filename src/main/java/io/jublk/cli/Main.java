@@ -17,7 +17,7 @@ import picocli.CommandLine.IVersionProvider;
         versionProvider = Main.Version.class,
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
-                RecoverCommand.class, ResizeCommand.class, TrainCommand.class, ServeCommand.class,
+                RecoverCommand.class, ResizeCommand.class, UpCommand.class, TrainCommand.class, ServeCommand.class,
                 UdevOwnerCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
@@ -59,7 +59,7 @@ public final class Main implements Runnable {
     @Override
     public void run() {
         throw new CommandLine.ParameterException(new CommandLine(this),
-                "missing command: add, del, list, features or recover (ublk --help)");
+                "missing command: add, del, list, features, recover, resize or up (ublk --help)");
     }
 
     static final class Version implements IVersionProvider {

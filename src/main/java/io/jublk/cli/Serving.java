@@ -30,7 +30,7 @@ final class Serving {
     }
 
     /** --foreground: the device path on stdout, warnings and the failure on stderr, as one line each. */
-    private static final class Console implements DeviceDaemon.Reporter {
+    static class Console implements DeviceDaemon.Reporter {
         @Override
         public void warning(String message) {
             System.err.println("ublk: warning: " + message);

@@ -44,7 +44,8 @@ final class TrainCommand implements Callable<Integer> {
             CommandLine.ParseResult p = Main.commandLine().parseArgs(add);
             spec = ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).deviceSpec();
             // The JSON of records, the daemon's handshake and `list --json` (Jackson loads many classes).
-            DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, DeviceRecord.token(1), DeviceRecord.State.LIVE,
+            DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, null, null, DeviceRecord.token(1),
+                    DeviceRecord.State.LIVE,
                     new ServerProcess(1, 1), spec, new DeviceRecord.KernelDevice(1 << 30, 512, 1, 128, 1 << 19, "0x0"),
                     null, Instant.now(), Instant.now());
             Records.parse(Records.bytes(rec));
@@ -52,7 +53,7 @@ final class TrainCommand implements Callable<Integer> {
         LibC.getpid();
         Errno.name(Errno.EINVAL);
         UblkFeature.decode(0x1fffffL);
-        Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Add(spec, null)), Handshake.Request.class);
+        Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Add(spec, null, null, null)), Handshake.Request.class);
         Records.JSON.readValue(Records.JSON.writeValueAsString(new Handshake.Ready(0, "/dev/ublkb0")),
                 Handshake.Answer.class);
         Records.JSON.writeValueAsString(List.of(java.util.Map.of("id", 0)));

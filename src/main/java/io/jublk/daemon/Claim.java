@@ -72,9 +72,7 @@ final class Claim {
                 continue;
             }
             try {
-                Records.write(run, new DeviceRecord(template.format(), id, template.token(), template.state(),
-                        template.server(), template.spec(), template.device(), template.log(), template.created(),
-                        template.updated()));
+                Records.write(run, template.withId(id));
             } catch (RuntimeException | Error e) {
                 lock.get().close();
                 throw e;

@@ -12,6 +12,7 @@ import io.jublk.record.DeviceRecord;
 import io.jublk.record.DeviceSpec;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
+import io.jublk.record.Serial;
 import io.jublk.record.ServerProcess;
 import io.jublk.server.UblkServer;
 import io.jublk.targets.TargetSpec;
@@ -52,6 +53,8 @@ public final class DeviceDaemon {
     private final Faults faults = Faults.fromEnvironment();
 
     private volatile boolean abandoned;
+    /** What {@link #run} returns once the device is stopped (-1 before). */
+    private volatile int exitStatus = -1;
     private DeviceLock lock;
     private volatile DeviceRecord record;
     /** For a takeover: the record as it was, restored if the takeover fails. */
@@ -84,6 +87,12 @@ public final class DeviceDaemon {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            // The stop's own status, not the JVM's 143 for SIGTERM: systemd (`ublk up`) sees a stop that lost data
+            // as a failure and a clean one as a success. Everything is released by now; no other hook is ours.
+            int status = exitStatus;
+            if (status >= 0) {
+                Runtime.getRuntime().halt(status);
+            }
         }, "ublk-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
@@ -96,9 +105,12 @@ public final class DeviceDaemon {
                 undoStart();
                 LOG.log(Level.ERROR, "the start failed: " + Failure.of(e).message());
                 reporter.failed(Failure.of(e));
-                return e instanceof ConfigException ? 2 : 1;
+                exitStatus = e instanceof ConfigException ? 2 : 1;
+                return exitStatus;
             }
-            return serve();
+            int status = serve();
+            exitStatus = status;
+            return status;
         } finally {
             lifecycle.done();
         }
@@ -121,7 +133,8 @@ public final class DeviceDaemon {
         run.ensure();
         long token = Claim.newToken();
         Instant now = Instant.now();
-        DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, DeviceRecord.token(token),
+        String serial = req.serial() != null ? req.serial() : Serial.random();
+        DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, req.name(), serial, DeviceRecord.token(token),
                 DeviceRecord.State.STARTING, ServerProcess.self(), spec, null, logName(), now, now);
         try (UblkControl ctrl = UblkControl.open()) {
             lock = Claim.claim(run, ctrl, req.id(), template);

@@ -22,10 +22,12 @@ public final class Handshake {
     /**
      * Create a device and serve it.
      *
-     * @param spec what to serve
-     * @param id   the id asked for, or null for the lowest free one
+     * @param spec   what to serve
+     * @param id     the id asked for, or null for the lowest free one
+     * @param name   the declaration it comes from (`ublk up NAME`), or null
+     * @param serial its serial (canonical UUID), or null for a new random one
      */
-    public record Add(DeviceSpec spec, Integer id) implements Request {}
+    public record Add(DeviceSpec spec, Integer id, String name, String serial) implements Request {}
 
     /** Take over device {@code id}, whose server died, as its record describes it. */
     public record Recover(int id) implements Request {}

@@ -30,8 +30,19 @@ public final class DeviceLock implements AutoCloseable {
         return tryAcquire(run, id, true);
     }
 
+    /**
+     * Takes the lock `ublk up NAME` holds for as long as it serves the declared device {@code name} (its id is -1):
+     * one server per declaration, even before it has an id.
+     */
+    public static Optional<DeviceLock> tryAcquireDeclaration(RunDirectory run, String name) {
+        return tryAcquire(run.declarationLockFile(name), -1, true);
+    }
+
     private static Optional<DeviceLock> tryAcquire(RunDirectory run, int id, boolean create) {
-        Path f = run.lockFile(id);
+        return tryAcquire(run.lockFile(id), id, create);
+    }
+
+    private static Optional<DeviceLock> tryAcquire(Path f, int id, boolean create) {
         int r = Fd.tryOpen(f, LinuxUapi.O_RDWR | (create ? LinuxUapi.O_CREAT : 0) | LinuxUapi.O_NOFOLLOW
                 | LinuxUapi.O_CLOEXEC, 0600);
         if (r == -Errno.ENOENT && !create) {

@@ -1,5 +1,6 @@
 package io.jublk.record;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 
@@ -11,6 +12,9 @@ import java.time.Instant;
  *
  * @param format  the record format; a reader refuses a newer one
  * @param id      the device id
+ * @param name    the declaration it was started from ({@code ublk up NAME}), or null
+ * @param serial  its stable identity, a UUID (udev names it {@code /dev/disk/by-id/ublk-SERIAL}), or null in records
+ *                written before devices had one
  * @param token   the 64-bit stamp this server put in the device's {@code ublksrv_flags} at ADD_DEV, as hex: a kernel
  *                device with another stamp is not the device this record describes
  * @param state   where the device's life is
@@ -21,7 +25,11 @@ import java.time.Instant;
  * @param created when the device was added
  * @param updated when this record was last written
  */
-public record DeviceRecord(int format, int id, String token, State state, ServerProcess server, DeviceSpec spec,
+public record DeviceRecord(int format, int id,
+        // Written only when set: records from before these fields read and write back unchanged.
+        @JsonInclude(JsonInclude.Include.NON_NULL) String name,
+        @JsonInclude(JsonInclude.Include.NON_NULL) String serial,
+        String token, State state, ServerProcess server, DeviceSpec spec,
         KernelDevice device, String log, Instant created, Instant updated) {
 
     public static final int FORMAT = 1;
@@ -57,10 +65,15 @@ public record DeviceRecord(int format, int id, String token, State state, Server
     }
 
     public DeviceRecord with(State s) {
-        return new DeviceRecord(format, id, token, s, server, spec, device, log, created, Instant.now());
+        return new DeviceRecord(format, id, name, serial, token, s, server, spec, device, log, created, Instant.now());
     }
 
     public DeviceRecord with(State s, ServerProcess p, DeviceSpec sp, KernelDevice d, String l) {
-        return new DeviceRecord(format, id, token, s, p, sp, d, l, created, Instant.now());
+        return new DeviceRecord(format, id, name, serial, token, s, p, sp, d, l, created, Instant.now());
+    }
+
+    /** The same record for another device id (a claim fills in the id it got). */
+    public DeviceRecord withId(int newId) {
+        return new DeviceRecord(format, newId, name, serial, token, state, server, spec, device, log, created, updated);
     }
 }

@@ -24,6 +24,11 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
         // Written only when set: records from before the option read and write back unchanged.
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan) {
 
+    /** What `ublk add` and a declaration take when they are not told. */
+    public static final int DEFAULT_QUEUES = 1;
+    public static final int DEFAULT_DEPTH = 128;
+    public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1";
+
     /** A spec with the kernel's partition scan (the default). */
     public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
             Integer metricsPort, String metricsAddress) {

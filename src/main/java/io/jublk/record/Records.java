@@ -4,6 +4,7 @@ import io.jublk.spi.ConfigException;
 import io.jublk.targets.Targets;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -38,9 +39,29 @@ public final class Records {
         return JSON.readValue(json, DeviceRecord.class);
     }
 
-    /** Writes the record of its device whole (a new file renamed into place). */
+    /**
+     * Writes the record of its device whole (a new file renamed into place), and the properties udev imports for the
+     * device (its serial and name, from the record) before it: both exist before ADD_DEV, so the block device's first
+     * event already finds them.
+     */
     public static void write(RunDirectory run, DeviceRecord r) {
+        if (r.serial() != null) {
+            run.writeAtomically(run.udevFile(r.id()), udevProperties(r).getBytes(StandardCharsets.UTF_8));
+        }
         run.writeAtomically(run.recordFile(r.id()), bytes(r));
+    }
+
+    /**
+     * The udev rule's view of a record, in udev's KEY=value form ({@code IMPORT{file}}). A file, not a program: udev
+     * runs its helpers inside systemd-udevd's sandbox, where a JVM cannot start (MemoryDenyWriteExecute), and at every
+     * event of the device.
+     */
+    static String udevProperties(DeviceRecord r) {
+        StringBuilder b = new StringBuilder("JUBLK_SERIAL=" + r.serial() + "\n");
+        if (r.name() != null) {
+            b.append("JUBLK_NAME=").append(r.name()).append('\n');
+        }
+        return b.toString();
     }
 
     /** The record of device {@code id}, if there is one; a damaged or newer record is an error, not an absence. */
@@ -84,7 +105,9 @@ public final class Records {
             return false;
         }
         try {
-            return Files.deleteIfExists(run.recordFile(r.id()));
+            boolean removed = Files.deleteIfExists(run.recordFile(r.id()));
+            Files.deleteIfExists(run.udevFile(r.id()));
+            return removed;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + run.recordFile(r.id()), e);
         }

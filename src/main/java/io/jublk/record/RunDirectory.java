@@ -23,7 +23,8 @@ import java.util.TreeSet;
 /**
  * The run directory ({@code /run/jublk}, or {@code $JUBLK_RUN_DIR}): per device id N, the device's record
  * ({@code ublkN.json}), the lock its server holds for as long as it lives ({@code ublkN.lock}), its control socket
- * ({@code ublkN.sock}) and its log ({@code ublkN.log}).
+ * ({@code ublkN.sock}), its log ({@code ublkN.log}) and the properties the udev rule imports ({@code ublkN.udev});
+ * per declared name, the lock its `ublk up` holds ({@code up-NAME.lock}).
  *
  * <p>Whoever can write here can make jublk serve any file and signal any process, so the directory must belong to
  * the user running jublk and be writable by nobody else; every command refuses it otherwise. Root's is
@@ -136,6 +137,16 @@ public final class RunDirectory {
 
     public Path socketFile(int id) {
         return dir.resolve("ublk" + id + ".sock");
+    }
+
+    /** What the udev rule imports for {@code /dev/ublkbN} ({@code IMPORT{file}}): KEY=value lines. */
+    public Path udevFile(int id) {
+        return dir.resolve("ublk" + id + ".udev");
+    }
+
+    /** The lock `ublk up NAME` holds while it serves the declared device {@code name}. */
+    public Path declarationLockFile(String name) {
+        return dir.resolve("up-" + name + ".lock");
     }
 
     public Path logFile(int id) {

@@ -134,6 +134,10 @@ public final class LibC {
         static final MethodHandle H = errnoCall("connect",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
+    private static final class BindH {
+        static final MethodHandle H = errnoCall("bind",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
     private static final class SetsockoptH {
         static final MethodHandle H = errnoCall("setsockopt",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -384,6 +388,17 @@ public final class LibC {
         MemorySegment cs = capture();
         try {
             int r = (int) ConnectH.H.invokeExact(cs, fd, addr, addrLen);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** bind(2): gives a socket its address (a Unix socket's path or abstract name). */
+    public static int rawBind(int fd, MemorySegment addr, int addrLen) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) BindH.H.invokeExact(cs, fd, addr, addrLen);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);

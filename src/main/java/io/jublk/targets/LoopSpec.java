@@ -27,6 +27,11 @@ import picocli.CommandLine.Option;
 public record LoopSpec(String file, Long size, String mode, boolean readOnly, boolean allowShared, boolean zeroCopy,
         String servedMode, BackingFile.Identity identity, boolean created) implements TargetSpec {
 
+    /** A spec without a mode (a declaration may leave it out) serves the file with O_DIRECT, as `ublk add` does. */
+    public LoopSpec {
+        mode = mode != null ? mode : BackingFile.Mode.DIRECT.label();
+    }
+
     public static final TargetType<LoopSpec> TYPE = TargetType.of("loop", LoopSpec.class, Options::new)
             .withColumns("mode", "file")
             .withLabels("mode");
@@ -80,7 +85,12 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
     }
 
     private BackingFile.Mode modeValue() {
-        return BackingFile.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT));
+        for (BackingFile.Mode m : BackingFile.Mode.values()) {
+            if (m.label().equals(mode)) {
+                return m;
+            }
+        }
+        throw new ConfigException("mode must be direct or buffered, not '" + mode + "'");
     }
 
     private LoopTarget.Config config(Long deviceSize, Integer lbs) {
@@ -123,6 +133,12 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
     public TargetSpec resized(Target target, long newSize) {
         BackingFile.Identity now = target instanceof LoopTarget t ? t.backingFile().identity() : identity;
         return new LoopSpec(file, newSize, mode, readOnly, allowShared, zeroCopy, servedMode, now, created);
+    }
+
+    /** What a declaration gives: without what opening the file learns (served mode, identity, created). */
+    @Override
+    public TargetSpec declared() {
+        return new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, null, null, false);
     }
 
     @Override

@@ -41,6 +41,15 @@ public interface TargetSpec {
      */
     Target reopen(long deviceSize, int logicalBlockSize);
 
+    /**
+     * This spec as a declaration ({@code /etc/jublk/NAME.json}) gives it: without what {@link #open} learns and a
+     * record keeps (a backing file's identity, say). A declared spec that differs from its {@code declared()} names
+     * such facts, which a declaration must not.
+     */
+    default TargetSpec declared() {
+        return this;
+    }
+
     /** After a failed add: removes what {@link #open} created (a backing file), if it still is what was created. */
     default void undoCreate(Target target) {}
 

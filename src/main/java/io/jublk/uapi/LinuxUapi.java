@@ -47,6 +47,7 @@ public final class LinuxUapi {
     public static final int AF_UNIX = 1;
     public static final int AF_INET = 2;
     public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
     public static final int SOCK_NONBLOCK = O_NONBLOCK;
     public static final int SOCK_CLOEXEC = O_CLOEXEC;
     public static final int MSG_DONTWAIT = 0x40;

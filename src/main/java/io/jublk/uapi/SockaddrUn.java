@@ -35,4 +35,21 @@ public final class SockaddrUn {
         MemorySegment.copy(p, 0, s, JAVA_BYTE, PATH, p.length);
         return (int) PATH + p.length + 1;
     }
+
+    /**
+     * Fills {@code s} with AF_UNIX and the abstract name {@code name} (no file: the name lives in the network
+     * namespace), and returns the address length. An abstract address is a NUL byte and then the name's bytes, with
+     * no terminator: the length alone says where it ends, and a NUL in it would be part of the name.
+     */
+    public static int writeAbstract(MemorySegment s, String name) {
+        byte[] p = name.getBytes(StandardCharsets.UTF_8);
+        if (p.length + 1 > MAX_PATH) {
+            throw new IllegalArgumentException("an abstract Unix socket name has at most " + (MAX_PATH - 1)
+                    + " bytes: " + name);
+        }
+        s.asSlice(0, SIZE).fill((byte) 0);
+        s.set(JAVA_SHORT, FAMILY, (short) LinuxUapi.AF_UNIX);
+        MemorySegment.copy(p, 0, s, JAVA_BYTE, PATH + 1, p.length);
+        return (int) PATH + 1 + p.length;
+    }
 }

@@ -99,9 +99,26 @@ class CliTest {
 
     @Test
     void noCommandOrAnUnknownOneIsRefused() {
-        refused("missing command: add, del, list, features or recover (ublk --help)");
+        refused("missing command: add, del, list, features, recover, resize or up (ublk --help)");
         refused("Unmatched argument at index 0: 'nosuch'", "nosuch");
         refused("Unknown option: '--bogus'", "--bogus");
+    }
+
+    /** `ublk up` reads the declaration before anything else: a bad name is one line, with or without ublk. */
+    @Test
+    void upNeedsTheNameOfADeclaration() {
+        refused("Missing required parameter: 'NAME'", "up");
+        refused("a declared device's name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                + "not '../db'", "up", "../db");
+    }
+
+    @Test
+    void aSerialIsAUuid() {
+        Run r = ublk("add", "null", "--size", "1M", "--serial", "db-1");
+        assertEquals(2, r.status());
+        assertTrue(r.err().startsWith("ublk: --serial must be a UUID (8-4-4-4-12 hex digits, e.g. "), r.err());
+        assertEquals("0b9c4f2e-6d1a-4c3b-9a8e-2f7d5e1c0a34",
+                addCommon("add", "null", "--size", "1G", "--serial", "0B9C4F2E-6D1A-4C3B-9A8E-2F7D5E1C0A34").serial());
     }
 
     @ParameterizedTest
@@ -178,8 +195,9 @@ class CliTest {
     @Test
     void targetColumnsDoNotShadowListsOwnFields() {
         List<String> own = List.of("id", "state", "owner", "server", "target", "queues", "depth", "size",
-                "logical_block_size", "block", "char", "pid", "recovery", "zero_copy", "flags", "log");
+                "logical_block_size", "block", "char", "pid", "name", "serial", "recovery", "zero_copy", "flags", "log");
         assertTrue(own.containsAll(ListCommand.COLUMNS), "the table shows fields of the JSON");
+        assertTrue(own.containsAll(ListCommand.IDENTITY), "the table shows fields of the JSON");
         for (String c : Targets.columns()) {
             assertFalse(own.contains(c), c + " is a field of `ublk list` itself");
         }

@@ -36,7 +36,8 @@ class RecordsTest {
                 true);
         DeviceSpec spec = new DeviceSpec(loop, 2, 64, 4096, DeviceSpec.Recovery.REISSUE, 9464, "127.0.0.1");
         Instant t = Instant.now().truncatedTo(ChronoUnit.MICROS);
-        return new DeviceRecord(DeviceRecord.FORMAT, id, DeviceRecord.token(0x6a62000000000001L),
+        return new DeviceRecord(DeviceRecord.FORMAT, id, "vm1", "0b9c4f2e-6d1a-4c3b-9a8e-2f7d5e1c0a34",
+                DeviceRecord.token(0x6a62000000000001L),
                 DeviceRecord.State.LIVE, new ServerProcess(4242, 777), spec,
                 new DeviceRecord.KernelDevice(32L << 20, 4096, 2, 64, 512 << 10, "0x4a"), "/run/jublk/ublk3.log", t, t);
     }
@@ -123,8 +124,26 @@ class RecordsTest {
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(run.recordFile(7))));
         assertEquals(java.util.Set.of(7), run.recordIds());
         try (var files = Files.list(run.path())) {
-            assertEquals(1, files.count(), "no temporary file left");
+            assertEquals(java.util.Set.of(run.recordFile(7), run.udevFile(7)), files.collect(
+                    java.util.stream.Collectors.toSet()), "no temporary file left");
         }
+    }
+
+    /** What the udev rule imports: the serial and the declaration's name, KEY=value, private, gone with the record. */
+    @Test
+    void theUdevPropertiesFollowTheRecord() throws Exception {
+        RunDirectory run = runDir();
+        DeviceRecord r = sample(4);
+        Records.write(run, r);
+        assertEquals("JUBLK_SERIAL=0b9c4f2e-6d1a-4c3b-9a8e-2f7d5e1c0a34\nJUBLK_NAME=vm1\n",
+                Files.readString(run.udevFile(4)));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(run.udevFile(4))));
+        assertTrue(Records.removeIfSame(run, r));
+        assertFalse(Files.exists(run.udevFile(4)));
+        DeviceRecord old = new DeviceRecord(r.format(), 5, null, null, r.token(), r.state(), r.server(), r.spec(),
+                r.device(), r.log(), r.created(), r.updated());
+        Records.write(run, old);
+        assertFalse(Files.exists(run.udevFile(5)), "a record without a serial (written before serials) has none");
     }
 
     @Test
@@ -132,7 +151,8 @@ class RecordsTest {
         RunDirectory run = runDir();
         DeviceRecord old = sample(7);
         Records.write(run, old);
-        DeviceRecord newer = new DeviceRecord(old.format(), 7, DeviceRecord.token(0x6a62000000000002L), old.state(),
+        DeviceRecord newer = new DeviceRecord(old.format(), 7, old.name(), old.serial(),
+                DeviceRecord.token(0x6a62000000000002L), old.state(),
                 old.server(), old.spec(), old.device(), old.log(), old.created(), old.updated());
         Records.write(run, newer);
         assertFalse(Records.removeIfSame(run, old), "an old server must not remove a new device's record");
