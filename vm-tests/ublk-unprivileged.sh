@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unprivileged devices (UBLK_F_UNPRIVILEGED_DEV) with systemd-udevd running and jublk's udev rules installed
-# (udev/install): a user in the rules' group adds a loop device on a file of its own, its nodes are handed to it, and
+# (bin/install-unprivileged): a user in the rules' group adds a loop device on a file of its own, its nodes are handed to it, and
 # it does I/O through /dev/ublkbN; another user of the group can neither delete, open nor list it (and its
 # `del --all` leaves it); root's `del --all` leaves it and root's `del -n` refuses it while its server runs; its owner
 # deletes it and nothing is left; a user outside the group is refused with one line.
@@ -14,7 +14,7 @@ udevd=/lib/systemd/systemd-udevd
 udevd_pid=$(pgrep -o -x systemd-udevd)
 stop_udevd() { [[ -n ${udevd_pid-} ]] && kill "$udevd_pid" 2>/dev/null; }
 trap 'id -u ua >/dev/null 2>&1 && as ua ublk del --all >/dev/null 2>&1; cleanup_devices; stop_udevd' EXIT
-check "udev/install ublk (rules, helper, group)" udev/install ublk
+check "bin/install-unprivileged ublk (rules, helper, group)" install-unprivileged ublk
 udevadm settle
 expect_eq "/dev/ublk-control is the group's" "root:ublk 660" "$(stat -c '%U:%G %a' /dev/ublk-control)"
 

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /**
- * Hidden: run by udev (jublk's rules, {@code udev/}) as root for each add or change of a ublk node; gives the nodes of
+ * Hidden: run by udev (jublk's rules, {@code dist/udev/70-jublk-unprivileged.rules}) as root for each add or change of a ublk node; gives the nodes of
  * an unprivileged device to the user the kernel says owns it ({@link NodeHandover}). Prints what it changed.
  */
 @Command(name = UdevOwnerCommand.NAME, hidden = true)

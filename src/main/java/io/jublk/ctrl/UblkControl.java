@@ -38,7 +38,7 @@ import java.util.Map;
  * kernel then wants every later command on it to name its char device ({@code dev_path_len}, the path at the head of
  * the command's buffer) and checks the caller's access to that node: read for GET_DEV_INFO(2), GET_PARAMS and
  * GET_QUEUE_AFFINITY, read and write for the rest. The node belongs to root until udev gives it to the device's owner
- * (jublk's rules, {@code udev/}). Root must name the node too when it acts on a user's device; GET_DEV_INFO2 takes the
+ * (jublk's rules, {@code dist/udev/70-jublk-unprivileged.rules}). Root must name the node too when it acts on a user's device; GET_DEV_INFO2 takes the
  * path for every device, so it is how root learns which kind a device is.
  */
 public final class UblkControl implements AutoCloseable {
