@@ -320,10 +320,13 @@ public final class UblkControl implements AutoCloseable {
         }
     }
 
-    /** The ids of existing ublk devices, from their char devices. */
+    /**
+     * The ids of existing ublk devices, from their char devices: the kernel's class {@code ublk-char} (also the udev
+     * SUBSYSTEM of {@code /dev/ublkcN}), else the nodes in {@code /dev}.
+     */
     public static List<Integer> listDeviceIds() {
         List<Integer> ids = new ArrayList<>();
-        Path sys = Path.of("/sys/class/ublk-char-dev");
+        Path sys = Path.of("/sys/class/ublk-char");
         try (var stream = Files.list(Files.isDirectory(sys) ? sys : Path.of("/dev"))) {
             stream.map(p -> p.getFileName().toString())
                     .filter(n -> n.matches("ublkc\\d+"))
