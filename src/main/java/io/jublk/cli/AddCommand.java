@@ -7,6 +7,7 @@ import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IModelTransformer;
+import picocli.CommandLine.Model.ArgGroupSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Spec;
@@ -29,6 +30,10 @@ final class AddCommand implements Runnable {
         }
     }
 
+    private static String usage(OptionSpec o) {
+        return o.arity().max() > 0 ? o.longestName() + " " + o.paramLabel() : o.longestName();
+    }
+
     @Override
     public void run() {
         // "ublk add null --size SIZE, or ublk add loop --file PATH": each target with its required options.
@@ -37,10 +42,13 @@ final class AddCommand implements Runnable {
             StringBuilder form = new StringBuilder(target.getCommandSpec().qualifiedName());
             for (OptionSpec o : target.getCommandSpec().options()) {
                 if (o.required() && o.group() == null) { // an option of a group is "required" within it only
-                    form.append(' ').append(o.longestName());
-                    if (o.arity().max() > 0) {
-                        form.append(' ').append(o.paramLabel());
-                    }
+                    form.append(' ').append(usage(o));
+                }
+            }
+            for (ArgGroupSpec g : target.getCommandSpec().argGroups()) {
+                if (g.exclusive() && g.multiplicity().min() > 0) { // one of them is required: "(--a X | --b Y)"
+                    form.append(" (").append(String.join(" | ", g.options().stream().map(AddCommand::usage)
+                            .toList())).append(')');
                 }
             }
             forms.add(form.toString());

@@ -6,7 +6,9 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.jublk.spi.Target;
 import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
  * Binds a device's per-queue counters to Micrometer as function counters and gauges: the queue threads
@@ -45,6 +47,14 @@ final class DeviceMetrics {
             Gauge.builder("ublk.backend.inflight.operations", s, QueueStats::backendInflight)
                     .description("Backing-file operations in flight on the queue's io_uring")
                     .tags(tags).register(registry);
+        }
+        Target target = server.target();
+        for (Map.Entry<String, LongSupplier> c : target.counters().entrySet()) {
+            LongSupplier count = c.getValue();
+            // The target is the (weakly held) object: the server keeps it alive as long as the device serves.
+            FunctionCounter.builder("ublk.target.events", target, t -> count.getAsLong())
+                    .description("Events the target counts, by event (e.g. nbd: reconnects, protocol_errors)")
+                    .tags(device.and("event", c.getKey())).register(registry);
         }
         Gauge.builder("ublk.device.size", server, x -> x.params().sizeBytes()).baseUnit("bytes")
                 .description("Device size").tags(device).register(registry);

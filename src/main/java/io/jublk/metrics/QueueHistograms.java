@@ -56,7 +56,7 @@ final class QueueHistograms implements MultiCollector {
                         "Time from a request's arrival to its completion (seconds)",
                         QueueStats::serviceBucket, QueueStats::serviceSumNanos),
                 histogram("ublk_backend_duration_seconds",
-                        "Time a request spent on backing-file operations (seconds)",
+                        "Time a request spent on its backend: backing-file operations, or a network round trip (seconds)",
                         QueueStats::backendBucket, QueueStats::backendSumNanos),
                 errors());
     }

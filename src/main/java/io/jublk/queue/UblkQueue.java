@@ -137,6 +137,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     /** The request was answered while operations of it were in flight: heldResult is committed when they end. */
     private boolean[] held;
     private int[] heldResult;
+    /** The target said the request waits for its backend outside the ring: backend time until it is answered. */
+    private boolean[] remote;
     private int active;
     /** Operations bound to no request in flight: they do not keep the loop going; {@link #drain} reaps them. */
     private int tokenInflight;
@@ -293,6 +295,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         notifs = new int[depth];
         held = new boolean[depth];
         heldResult = new int[depth];
+        remote = new boolean[depth];
         wakeBuf = ioMemory.allocate(8, 8);
 
         files.add(cfg.ublkcFd());
@@ -668,7 +671,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private void opEnded(int tag) {
         backendInflight--;
         if (--backendOps[tag] == 0) {
-            stats.backendDone(System.nanoTime() - backendStart[tag]);
+            if (!remote[tag]) {
+                stats.backendDone(System.nanoTime() - backendStart[tag]);
+            }
             if (held[tag] && !draining) {
                 held[tag] = false;
                 commit(requests[tag], heldResult[tag]);
@@ -723,6 +728,13 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * block layer reads right ({@link BlockLayerErrno}).
      */
     private void commit(Request r, int result) {
+        int tag = r.tag();
+        if (remote[tag]) {
+            remote[tag] = false;
+            if (backendOps[tag] == 0) {
+                stats.backendDone(System.nanoTime() - backendStart[tag]);
+            }
+        }
         result = checkCount(r, result);
         int given = result;
         if (result < 0) {
@@ -819,7 +831,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                 throw new IllegalStateException("an operation for " + r + ", which is not being served");
             }
             long sqe = ring.sqe();
-            if (backendOps[r.tag()]++ == 0) {
+            if (backendOps[r.tag()]++ == 0 && !remote[r.tag()]) {
                 backendStart[r.tag()] = System.nanoTime();
                 stats.backendStarted();
             }
@@ -877,6 +889,32 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             long sqe = prep(r, sub, 0, 0);
             ring.prepFallocate(sqe, file, mode, offset, length, ud(r, sub));
             ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        }
+
+        @Override
+        public void replaceFile(int file, int fd) {
+            if (file <= 0 || file >= files.size()) {
+                throw new IllegalArgumentException("file index " + file + " was not registered");
+            }
+            files.set(file, fd);
+            if (!registering) {
+                ring.updateFile(file, fd);
+            }
+        }
+
+        @Override
+        public void waitingOnBackend(Request r) {
+            int tag = r.tag();
+            if (state[tag] != SERVING || held[tag]) {
+                throw new IllegalStateException(r + " is not being served");
+            }
+            if (!remote[tag]) {
+                if (backendOps[tag] == 0) {
+                    backendStart[tag] = System.nanoTime();
+                    stats.backendStarted();
+                }
+                remote[tag] = true;
+            }
         }
 
         @Override

@@ -250,7 +250,11 @@ public final class UblkServer implements AutoCloseable {
         if ((options.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0 && !target.supportsZeroCopy()) {
             throw new IllegalArgumentException("the " + target.name() + " target cannot serve a zero-copy device");
         }
-        info = ctrl.addDev(options.devId(), options.queues(), options.depth(), options.maxIoBytes(), options.flags(),
+        int queues = target.queues(options.queues());
+        if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
+            throw new IllegalStateException("the " + target.name() + " target asks for " + queues + " queues");
+        }
+        info = ctrl.addDev(options.devId(), queues, options.depth(), options.maxIoBytes(), options.flags(),
                 options.ublksrvFlags());
         LOG.log(Level.INFO, "ADD_DEV: device " + info.devId() + ", " + info.nrHwQueues() + " queue(s) of depth "
                 + info.queueDepth() + ", flags " + info.flagNames());

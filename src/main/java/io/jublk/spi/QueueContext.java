@@ -55,6 +55,25 @@ public interface QueueContext {
      */
     int registerFile(int fd);
 
+    /**
+     * Puts {@code fd} at fixed-file index {@code file} (one {@link #registerFile(int)} returned) in place of what was
+     * there, at any time on the queue thread (IORING_REGISTER_FILES_UPDATE once the queue runs): e.g. a network
+     * target's new socket after a reconnect, so that the index its operations name stays the same. Operations in
+     * flight on the old descriptor keep using it until they end. Both descriptors stay owned by the caller; the new
+     * one must outlive the queue.
+     */
+    default void replaceFile(int file, int fd) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot replace a registered file");
+    }
+
+    /**
+     * Request {@code r} now waits for its backend outside the queue's ring (a network server's reply, read by an
+     * operation bound to no request): from now until it is answered its time counts as backend time (the backend
+     * latency histogram), as it does while operations of the request are in flight. Once per request; on the queue
+     * thread, while the request is being served.
+     */
+    default void waitingOnBackend(Request r) {}
+
     void read(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags);
 
     void write(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags);

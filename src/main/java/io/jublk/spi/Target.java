@@ -2,6 +2,7 @@ package io.jublk.spi;
 
 import io.jublk.spi.DeviceParams;
 import java.util.Map;
+import java.util.function.LongSupplier;
 
 /**
  * A ublk target: what serves a block device's requests. This is jublk's public SPI; {@code null} and
@@ -51,6 +52,22 @@ public interface Target extends AutoCloseable {
      */
     default void resize(long newSizeBytes) {
         throw new ConfigException("a " + name() + " device cannot change its size");
+    }
+
+    /**
+     * How many hardware queues the device gets, given {@code asked} (the server's option): a target whose queues
+     * each need something it has only so much of (a network server's connections) says how many it serves.
+     */
+    default int queues(int asked) {
+        return asked;
+    }
+
+    /**
+     * The target's own event counters by snake_case name (e.g. {@code reconnects}, {@code protocol_errors}), read
+     * by the metrics from any thread: each supplier returns a count that only grows.
+     */
+    default Map<String, LongSupplier> counters() {
+        return Map.of();
     }
 
     /** Creates the handler of one hardware queue, on that queue's thread. */

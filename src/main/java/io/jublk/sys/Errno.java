@@ -53,9 +53,12 @@ public final class Errno {
     public static final int EOVERFLOW = 75;
     public static final int EILSEQ = 84;
     public static final int ENOTSOCK = 88;
+    public static final int EAFNOSUPPORT = 97;
     public static final int EOPNOTSUPP = 95;
     public static final int ECONNRESET = 104;
+    public static final int EISCONN = 106;
     public static final int ENOTCONN = 107;
+    public static final int ESHUTDOWN = 108;
     public static final int ETIMEDOUT = 110;
     public static final int ECONNREFUSED = 111;
     public static final int EALREADY = 114;

@@ -142,6 +142,10 @@ public final class LibC {
         static final MethodHandle H = errnoCall("setsockopt",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
+    private static final class SendH {
+        static final MethodHandle H = errnoCall("send",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
     private static final class ShutdownH {
         static final MethodHandle H = errnoCall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
@@ -411,6 +415,17 @@ public final class LibC {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocateFrom(JAVA_INT, value);
             int r = (int) SetsockoptH.H.invokeExact(cs, fd, level, name, v, Integer.BYTES);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** send(2) of at most {@code count} bytes of {@code buf}; {@code flags}: MSG_* (MSG_NOSIGNAL, MSG_DONTWAIT…). */
+    public static long rawSend(int fd, MemorySegment buf, long count, int flags) {
+        MemorySegment cs = capture();
+        try {
+            long r = (long) SendH.H.invokeExact(cs, fd, buf, Math.min(count, buf.byteSize()), flags);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);

@@ -23,7 +23,8 @@ public final class Targets {
     /** Every target, in the order `ublk add --help` shows them. */
     public static final List<TargetType<?>> ALL = checked(List.of(
             NullSpec.TYPE,
-            LoopSpec.TYPE));
+            LoopSpec.TYPE,
+            NbdSpec.TYPE));
 
     private static List<TargetType<?>> checked(List<TargetType<?>> types) {
         Set<String> names = new HashSet<>();

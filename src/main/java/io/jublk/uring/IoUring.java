@@ -25,6 +25,7 @@ import io.jublk.sys.NativeException;
 import io.jublk.uapi.IoCqringOffsets;
 import io.jublk.uapi.IoSqringOffsets;
 import io.jublk.uapi.IoUringCqe;
+import io.jublk.uapi.IoUringFilesUpdate;
 import io.jublk.uapi.IoUringGeteventsArg;
 import io.jublk.uapi.IoUringParams;
 import io.jublk.uapi.IoUringRsrcRegister;
@@ -563,6 +564,21 @@ public final class IoUring implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment array = a.allocateFrom(JAVA_INT, fds);
             register(IoUringUapi.IORING_REGISTER_FILES, array.address(), fds.length, "IORING_REGISTER_FILES");
+        }
+    }
+
+    /**
+     * IORING_REGISTER_FILES_UPDATE: fixed file {@code index} becomes {@code fd} (the table must exist). Operations in
+     * flight on the descriptor it replaces keep their own reference to its file until they end.
+     */
+    public void updateFile(int index, int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fds = a.allocateFrom(JAVA_INT, fd);
+            MemorySegment up = a.allocate(IoUringFilesUpdate.LAYOUT);
+            up.set(JAVA_INT, IoUringFilesUpdate.OFFSET, index);
+            up.set(JAVA_LONG, IoUringFilesUpdate.FDS, fds.address());
+            register(IoUringUapi.IORING_REGISTER_FILES_UPDATE, up.address(), 1,
+                    "IORING_REGISTER_FILES_UPDATE (slot " + index + ")");
         }
     }
 

@@ -222,11 +222,11 @@ class CliTest {
 
     @Test
     void addWithoutATargetOrWithAnUnknownOneIsRefused() {
-        refused("missing target: ublk add null --size SIZE, or ublk add loop --file PATH", "add");
-        refused("unknown target 'nosuch': ublk add null|loop (ublk add --help)", "add", "nosuch", "--size", "1G");
-        refused("unknown target 'ram': ublk add null|loop (ublk add --help)", "add", "ram");
+        refused("missing target: ublk add null --size SIZE, or ublk add loop --file PATH, or ublk add nbd (--socket PATH | --host HOST)", "add");
+        refused("unknown target 'nosuch': ublk add null|loop|nbd (ublk add --help)", "add", "nosuch", "--size", "1G");
+        refused("unknown target 'ram': ublk add null|loop|nbd (ublk add --help)", "add", "ram");
         // Whatever follows `add` is taken for a target's name.
-        refused("unknown target '--size': ublk add null|loop (ublk add --help)", "add", "--size", "1G");
+        refused("unknown target '--size': ublk add null|loop|nbd (ublk add --help)", "add", "--size", "1G");
     }
 
     @Test

@@ -124,6 +124,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
     private final boolean[] held;
     private final int[] heldResult;
     private int tokenOpsInFlight;
+    private int backendWaits;
     private final boolean sendRecvFixed;
     private final List<Integer> files = new ArrayList<>();
     private final List<Op> log = new ArrayList<>();
@@ -510,6 +511,28 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         }
         files.add(fd);
         return files.size() - 1;
+    }
+
+    @Override
+    public void replaceFile(int file, int fd) {
+        registered(file);
+        files.set(file, fd);
+        if (!registering) {
+            ring.updateFile(file, fd);
+        }
+    }
+
+    @Override
+    public void waitingOnBackend(Request r) {
+        if (!active[r.tag()] || held[r.tag()]) {
+            violations.add("waitingOnBackend for " + r + ", which is not being served");
+        }
+        backendWaits++;
+    }
+
+    /** How often a handler said a request waits for its backend outside the ring. */
+    public int backendWaits() {
+        return backendWaits;
     }
 
     @Override

@@ -20,8 +20,9 @@ class TargetsTest {
             new BackingFile.Identity("/srv/a.img", 1, 2, 3, 4096, false), false);
 
     @Test
-    void theRegistryHasNullAndLoopUnderTheNamesRecordsCarry() {
-        assertEquals(List.of("null", "loop"), Targets.names());
+    void theRegistryHasNullLoopAndNbdUnderTheNamesRecordsCarry() {
+        assertEquals(List.of("null", "loop", "nbd"), Targets.names());
+        assertEquals(NbdSpec.TYPE, Targets.find("nbd").orElseThrow());
         assertEquals(NullSpec.TYPE, Targets.find("null").orElseThrow());
         assertEquals(LoopSpec.TYPE, Targets.find("loop").orElseThrow());
         assertTrue(Targets.find("ram").isEmpty());
@@ -55,7 +56,8 @@ class TargetsTest {
 
     @Test
     void everySpecIsWrittenWithItsTypesName() {
-        for (TargetSpec spec : List.of(new NullSpec(1 << 30), OPENED_LOOP)) {
+        for (TargetSpec spec : List.of(new NullSpec(1 << 30), OPENED_LOOP,
+                new NbdSpec(null, "10.0.0.1", 10809, "disk", 2, 30, 1L << 30))) {
             DeviceSpec d = new DeviceSpec(spec, 1, 128, null, DeviceSpec.Recovery.NONE, null, "127.0.0.1");
             String json = Records.JSON.writeValueAsString(d);
             assertTrue(json.startsWith("{\"target\":{\"type\":\"" + Targets.of(spec).name() + "\""), json);
@@ -65,7 +67,7 @@ class TargetsTest {
 
     @Test
     void listColumnsAndMetricLabelsComeFromTheTypes() {
-        assertEquals(List.of("mode", "file"), Targets.columns());
+        assertEquals(List.of("mode", "file", "remote", "export"), Targets.columns());
         assertEquals(Map.of("mode", "buffered", "file", "/srv/a.img"), OPENED_LOOP.describe(),
                 "the mode actually served, the file as opened");
         Map<String, String> loop = new LinkedHashMap<>();

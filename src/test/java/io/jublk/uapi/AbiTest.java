@@ -30,7 +30,7 @@ class AbiTest {
             UblkParamDevt.LAYOUT, UblkParamZoned.LAYOUT, UblkParamDmaAlign.LAYOUT, UblkParamSegment.LAYOUT,
             UblkParamIntegrity.LAYOUT, UblkParams.LAYOUT, UblksrvIoDesc.LAYOUT, UblksrvIoCmd.LAYOUT,
             IoUringParams.LAYOUT, IoSqringOffsets.LAYOUT, IoCqringOffsets.LAYOUT, IoUringSqe.LAYOUT,
-            IoUringCqe.LAYOUT, IoUringRsrcRegister.LAYOUT, IoUringGeteventsArg.LAYOUT, KernelTimespec.LAYOUT, Statx.LAYOUT,
+            IoUringCqe.LAYOUT, IoUringRsrcRegister.LAYOUT, IoUringFilesUpdate.LAYOUT, IoUringGeteventsArg.LAYOUT, KernelTimespec.LAYOUT, Statx.LAYOUT,
             OpenHow.LAYOUT, SockaddrIn.LAYOUT, SockaddrUn.LAYOUT);
 
     static final List<Class<?>> CONSTANTS = List.of(Ublk.class, IoUringUapi.class, LinuxUapi.class);

@@ -1,0 +1,129 @@
+package io.jublk.targets;
+
+import io.jublk.spi.ConfigException;
+import io.jublk.spi.Target;
+import io.jublk.uapi.Ublk;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The nbd target ({@link NbdTarget}): which NBD server and export, and how it is used. Everything a recovery needs to
+ * connect again is here; once opened, {@code size} is the export's size as the device serves it.
+ *
+ * @param socket         a Unix socket's path (absolute), or null
+ * @param host           a host, or null
+ * @param port           its TCP port
+ * @param export         the export's name ("" for the server's default)
+ * @param connections    connections (one per queue) asked for, or null for as many as --queues
+ * @param timeoutSeconds how long requests are held while the server is away, or wait for a reply, before EIO
+ * @param size           the device's size, once opened
+ */
+public record NbdSpec(String socket, String host, int port, String export, Integer connections, long timeoutSeconds,
+        Long size) implements TargetSpec {
+
+    public static final TargetType<NbdSpec> TYPE = TargetType.of("nbd", NbdSpec.class, Options::new)
+            .withColumns("remote", "export");
+
+    public static final long DEFAULT_TIMEOUT_SECONDS = 30;
+
+    @Command(description = "Serve an export of an NBD server (nbdkit, qemu-nbd, nbd-server and others) as a block device: the "
+            + "handshake once per connection, the requests on each queue's io_uring, one connection per queue where "
+            + "the server allows several. A lost server is reconnected to and the requests sent again.")
+    static final class Options implements TargetOptions<NbdSpec> {
+        static final class Server {
+            @Option(names = "--socket", paramLabel = "PATH", description = "The server's Unix socket.")
+            Path socket;
+
+            @Option(names = "--host", paramLabel = "HOST", description = "The server's host (IPv4).")
+            String host;
+        }
+
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Server server;
+
+        @Option(names = "--port", paramLabel = "PORT", defaultValue = "10809",
+                description = "The server's TCP port with --host (default: ${DEFAULT-VALUE}).")
+        int port;
+
+        @Option(names = "--export", paramLabel = "NAME", defaultValue = "",
+                description = "The export's name (default: the server's default export).")
+        String export;
+
+        @Option(names = "--connections", paramLabel = "N", description = "Connections to the server, one per queue "
+                + "(default: --queues); more than one only if the server allows it (CAN_MULTI_CONN).")
+        Integer connections;
+
+        @Option(names = "--timeout", paramLabel = "SECS", defaultValue = "30",
+                description = "Requests wait this long for a server that went away (it is reconnected to meanwhile), "
+                        + "or for a reply, before they fail with EIO (default: ${DEFAULT-VALUE}).")
+        long timeout;
+
+        @Override
+        public NbdSpec spec() {
+            String path = server.socket != null ? server.socket.toAbsolutePath().toString() : null;
+            return new NbdSpec(path, server.host, port, export, connections, timeout, null);
+        }
+    }
+
+    NbdTarget.Config config() {
+        return new NbdTarget.Config(new NbdAddress(socket, host, port), export == null ? "" : export, connections,
+                Duration.ofSeconds(timeoutSeconds));
+    }
+
+    @Override
+    public long deviceFlags() {
+        return 0;
+    }
+
+    @Override
+    public void check(Integer logicalBlockSize) {
+        if (connections != null && (connections < 1 || connections > Ublk.UBLK_MAX_NR_QUEUES)) {
+            throw new ConfigException("--connections must be between 1 and " + Ublk.UBLK_MAX_NR_QUEUES
+                    + ", not " + connections);
+        }
+        if (timeoutSeconds < 1) {
+            throw new ConfigException("--timeout must be at least 1 second, not " + timeoutSeconds);
+        }
+        if (export != null && export.length() > 4096) {
+            throw new ConfigException("--export: an NBD export name has at most 4096 bytes");
+        }
+        config(); // the address's own checks
+    }
+
+    @Override
+    public Opened open(Integer logicalBlockSize) {
+        check(logicalBlockSize);
+        NbdTarget t = NbdTarget.open(config(), logicalBlockSize);
+        List<String> warnings = new ArrayList<>();
+        if (connections != null && connections > 1 && !t.export().has(Nbd.NBD_FLAG_CAN_MULTI_CONN)) {
+            warnings.add(t.where() + " does not allow several connections (no CAN_MULTI_CONN): one connection and one "
+                    + "queue, not " + connections);
+        }
+        if (t.sizeBytes() != t.export().size()) {
+            warnings.add(t.where() + " has " + t.export().size() + " bytes, not a whole number of "
+                    + t.logicalBlockSize() + "-byte blocks: the device serves the first " + t.sizeBytes());
+        }
+        return new Opened(t, new NbdSpec(socket, host, port, export, connections, timeoutSeconds, t.sizeBytes()),
+                warnings);
+    }
+
+    @Override
+    public Target reopen(long deviceSize, int logicalBlockSize) {
+        return NbdTarget.reopen(config(), deviceSize, logicalBlockSize);
+    }
+
+    @Override
+    public Map<String, String> describe() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("remote", new NbdAddress(socket, host, port).toString());
+        m.put("export", export == null || export.isEmpty() ? "(default)" : export);
+        return m;
+    }
+}
