@@ -33,8 +33,8 @@ expect_eq() {
   if [[ "$2" == "$3" ]]; then ok "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
 }
 
-# The device ids the kernel has right now, one per line.
-ublk_ids() { ls /sys/class/ublk-char-dev 2>/dev/null | sed -n 's/^ublkc//p' | sort -n; }
+# The device ids the kernel has right now, one per line (its class of char devices is `ublk-char`).
+ublk_ids() { ls /sys/class/ublk-char 2>/dev/null | sed -n 's/^ublkc//p' | sort -n; }
 
 # ublk processes (daemons and commands) still running.
 ublk_procs() { pgrep -f 'io\.jublk\.cli\.Main|/jublk\.jar' || true; }

@@ -42,6 +42,7 @@ final class AddTargetCommand implements Callable<Integer> {
         spec.check();
         String serial = common.serial();
         Preflight.requireUblk();
+        Preflight.requireUnprivilegedAllows(spec.deviceFlags());
         Preflight.requireFeatures(spec.deviceFlags());
         return Serving.serve(new Handshake.Add(spec, common.id, null, serial), common.foreground);
     }

@@ -2,6 +2,7 @@ package io.jublk.cli;
 
 import io.jublk.ctrl.UblkCommandException;
 import io.jublk.spi.ConfigException;
+import io.jublk.sys.Capabilities;
 import io.jublk.sys.Errno;
 import io.jublk.sys.NativeException;
 import java.io.UncheckedIOException;
@@ -19,6 +20,12 @@ final class Errors {
             + "built with CONFIG_BLK_DEV_UBLK";
     static final String NOT_ROOT = "ublk needs root: creating and controlling ublk devices takes CAP_SYS_ADMIN "
             + "(run it with sudo)";
+    static final String NOT_YOURS = "it is not yours: a user acts only on the unprivileged devices it added";
+
+    /** Why the kernel refused: not root, or (a user in jublk's group) a device that belongs to someone else. */
+    private static String refused() {
+        return Capabilities.sysAdmin() || !Preflight.controlAccessible() ? NOT_ROOT : NOT_YOURS;
+    }
 
     static String describe(Throwable t) {
         if (t instanceof ConfigException c) {
@@ -29,7 +36,7 @@ final class Errors {
         }
         if (t instanceof NativeException n) {
             if (n.errno() == Errno.EPERM || n.errno() == Errno.EACCES) {
-                return n.getMessage() + " — " + NOT_ROOT;
+                return n.getMessage() + " — " + refused();
             }
             return n.getMessage();
         }
@@ -55,8 +62,11 @@ final class Errors {
         if (e == Errno.ENODEV) {
             return dev + " does not exist (see ublk list)";
         }
+        if (u.command().equals("ADD_DEV") && e == Errno.EACCES && !Capabilities.sysAdmin()) {
+            return dev + ": the kernel allows no more unprivileged devices (ublk_drv's ublks_max, 64 by default)";
+        }
         if (e == Errno.EPERM || e == Errno.EACCES) {
-            return u.getMessage() + " — " + NOT_ROOT;
+            return u.getMessage() + " — " + refused();
         }
         return u.getMessage();
     }

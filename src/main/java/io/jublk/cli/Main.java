@@ -18,7 +18,7 @@ import picocli.CommandLine.IVersionProvider;
         description = "Serve Linux ublk block devices (/dev/ublkbN) from userspace, in Java.",
         subcommands = {AddCommand.class, DelCommand.class, ListCommand.class, FeaturesCommand.class,
                 RecoverCommand.class, ResizeCommand.class, UpgradeCommand.class, UpCommand.class,
-                TrainCommand.class, ServeCommand.class})
+                TrainCommand.class, ServeCommand.class, UdevOwnerCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -10,6 +10,7 @@ import io.jublk.record.RunDirectory;
 import io.jublk.sys.Errno;
 import io.jublk.sys.NativeException;
 import io.jublk.uapi.LinuxUapi;
+import io.jublk.uapi.Ublk;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Optional;
@@ -89,11 +90,19 @@ public final class Cleanup {
             Optional<DeviceLock> lock = run.exists() ? DeviceLock.tryAcquire(run, id) : Optional.empty();
             if (lock.isPresent() || !run.exists()) {
                 try (DeviceLock ignored = lock.orElse(null)) {
+                    if (stopped == null && !killed) {
+                        refuseOthersLiveDevice(ctrl, id, rec, dev);
+                    }
                     boolean removed = removeOrphan(run, ctrl, id, rec, dev, safe);
                     if (!removed && stopped == null && !killed) {
                         if (dev.isPresent()) {
                             throw new ConfigException("device " + id + " is not a jublk device (another program serves "
                                     + "it): not deleting it");
+                        }
+                        if (!ctrl.privileged() && UblkControl.listDeviceIds().contains(id)) {
+                            // The kernel would not even describe it to us (EPERM, EACCES).
+                            throw new ConfigException("device " + id + " is not yours (it belongs to root or another "
+                                    + "user): not deleting it");
                         }
                         throw new ConfigException("device " + id + " does not exist (see ublk list)");
                     }
@@ -115,13 +124,34 @@ public final class Cleanup {
         }
     }
 
-    /** Every jublk device and record: deletes each; foreign devices are left alone. */
+    /**
+     * Every jublk device and record of this user: deletes each; foreign devices are left alone. A user sees only its
+     * own devices (the kernel describes no other); root leaves the users' devices (UBLK_F_UNPRIVILEGED_DEV) to them.
+     */
     public static TreeSet<Integer> jublkIds(RunDirectory run, UblkControl ctrl) {
         TreeSet<Integer> ids = new TreeSet<>(run.recordIds());
         for (int id : UblkControl.listDeviceIds()) {
-            info(ctrl, id).filter(i -> Claim.isJublkToken(i.ublksrvFlags())).ifPresent(i -> ids.add(id));
+            info(ctrl, id).filter(i -> Claim.isJublkToken(i.ublksrvFlags()))
+                    .filter(i -> !(ctrl.privileged() && i.has(Ublk.UBLK_F_UNPRIVILEGED_DEV)))
+                    .ifPresent(i -> ids.add(id));
         }
         return ids;
+    }
+
+    /**
+     * Root acting on a user's device (UBLK_F_UNPRIVILEGED_DEV) has no record of it (the record is in the user's run
+     * directory): it may remove the device once its server is gone, never from under a server that still runs.
+     */
+    private static void refuseOthersLiveDevice(UblkControl ctrl, int id, Optional<DeviceRecord> rec,
+            Optional<DeviceInfo> dev) {
+        if (rec.isPresent() || dev.isEmpty() || !dev.get().has(Ublk.UBLK_F_UNPRIVILEGED_DEV)) {
+            return;
+        }
+        DeviceInfo d = dev.get();
+        if (d.ublksrvPid() > 0 && ProcessHandle.of(d.ublksrvPid()).isPresent()) {
+            throw new ConfigException("device " + id + " belongs to uid " + d.ownerUid() + " and its server (pid "
+                    + d.ublksrvPid() + ") is running: its owner deletes it (ublk del -n " + id + " as that user)");
+        }
     }
 
     private static Optional<DeviceRecord> readRecord(RunDirectory run, int id) {

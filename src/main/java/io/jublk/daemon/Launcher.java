@@ -4,6 +4,7 @@ import io.jublk.ctrl.UblkControl;
 import io.jublk.record.DeviceRecord;
 import io.jublk.record.Records;
 import io.jublk.record.RunDirectory;
+import io.jublk.sys.Capabilities;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -64,7 +65,8 @@ public final class Launcher {
         RunDirectory run = RunDirectory.get().ensure();
         Path log = run.newDaemonLog();
         List<String> cmd = new ArrayList<>();
-        if (Files.isExecutable(Path.of("/usr/bin/unshare"))) {
+        // Only root has mount namespaces to spare (and only root mounts ublk devices); a user's daemon stays in its own.
+        if (Capabilities.sysAdmin() && Files.isExecutable(Path.of("/usr/bin/unshare"))) {
             cmd.addAll(List.of("/usr/bin/unshare", "--mount", "--propagation", "slave", "--"));
         }
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));

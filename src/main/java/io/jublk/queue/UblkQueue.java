@@ -349,8 +349,19 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             ring.registerSparseBuffers(depth);
             fixedBuffers = true;
         } else if (target.wantsFixedBuffers() && buffers.byteSize() <= MAX_FIXED_BUFFER) {
-            ring.registerBuffers(buffers);
-            fixedBuffers = true;
+            try {
+                ring.registerBuffers(buffers);
+                fixedBuffers = true;
+            } catch (NativeException e) {
+                if (e.errno() != Errno.ENOMEM) {
+                    throw e;
+                }
+                // Registered buffers are pinned, and counted against RLIMIT_MEMLOCK, which root is exempt from: a
+                // user's limit (an unprivileged device) is often below depth × the largest request. Plain reads and
+                // writes work the same, pinning each request's pages as they go.
+                LOG.log(Level.WARNING, "queue " + cfg.queueId() + ": " + buffers.byteSize() / 1024 + " KiB of buffers "
+                        + "cannot be registered (ENOMEM: RLIMIT_MEMLOCK?); serving with unregistered buffers");
+            }
         }
         sendRecvFixed &= fixedBuffers;
 

@@ -27,7 +27,10 @@ import java.util.TreeSet;
  * per declared name, the lock its `ublk up` holds ({@code up-NAME.lock}).
  *
  * <p>Whoever can write here can make jublk serve any file and signal any process, so the directory must belong to
- * the user running jublk (root) and be writable by nobody else; every command refuses it otherwise. Files are
+ * the user running jublk and be writable by nobody else; every command refuses it otherwise. Root's is
+ * {@code /run/jublk}; a user's (unprivileged devices) is {@code jublk} in the user's runtime directory
+ * ({@code $XDG_RUNTIME_DIR}, else {@code /run/user/UID}, which the login session makes, private to the user): each user
+ * sees, and deletes, only the devices of its own records. Files are
  * created without following symbolic links, records are written whole to a new file and renamed into place, and
  * nothing is readable by other users.
  */
@@ -43,7 +46,16 @@ public final class RunDirectory {
     /** The run directory this process uses (it may not exist yet). */
     public static RunDirectory get() {
         String env = System.getenv("JUBLK_RUN_DIR");
-        return new RunDirectory(Path.of(env != null && !env.isBlank() ? env : "/run/jublk").toAbsolutePath());
+        if (env != null && !env.isBlank()) {
+            return new RunDirectory(Path.of(env).toAbsolutePath());
+        }
+        int uid = LibC.geteuid();
+        if (uid == 0) {
+            return new RunDirectory(Path.of("/run/jublk"));
+        }
+        String xdg = System.getenv("XDG_RUNTIME_DIR");
+        Path base = xdg != null && xdg.startsWith("/") ? Path.of(xdg) : Path.of("/run/user/" + uid);
+        return new RunDirectory(base.resolve("jublk"));
     }
 
     /** A run directory at {@code dir} (tests, and tools that keep records elsewhere). */
@@ -63,6 +75,11 @@ public final class RunDirectory {
     /** Creates the directory if needed (mode 0700), then {@link #check()}s it. */
     public RunDirectory ensure() {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            if (LibC.geteuid() != 0 && !Files.isDirectory(dir.getParent())) {
+                throw new ConfigException("no run directory for uid " + LibC.geteuid() + ": " + dir.getParent()
+                        + " does not exist (no login session?); set XDG_RUNTIME_DIR, or JUBLK_RUN_DIR, to a directory of "
+                        + "yours that only you can write");
+            }
             try {
                 Files.createDirectories(dir.getParent());
                 Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));

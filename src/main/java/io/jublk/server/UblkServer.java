@@ -264,10 +264,18 @@ public final class UblkServer implements AutoCloseable {
                 + info.queueDepth() + ", flags " + info.flagNames());
         try {
             options.observer().reached(Step.ADDED);
+            boolean unprivileged = info.has(Ublk.UBLK_F_UNPRIVILEGED_DEV);
+            if (unprivileged) {
+                awaitHandedOver(Path.of(info.charDevice()), info);
+            }
             params = target.params(info.maxIoBufBytes());
             ctrl.setParams(info.devId(), params);
             startQueues();
             ctrl.startDev(info.devId(), LibC.getpid());
+            if (unprivileged) {
+                // The block device appeared root's (and only its owner may open it: the kernel checks uid and gid).
+                awaitHandedOver(Path.of(info.blockDevice()), info);
+            }
             params = ctrl.getParams(info.devId());
             info = ctrl.getDevInfo(info.devId());
             options.observer().reached(Step.STARTED);
@@ -275,6 +283,32 @@ public final class UblkServer implements AutoCloseable {
             LOG.log(Level.ERROR, "starting device " + info.devId() + " failed, deleting it: " + e);
             abort();
             throw e;
+        }
+    }
+
+    /** How long udev may take to give a new unprivileged device's nodes to their owner. */
+    private static final Duration HANDOVER_TIMEOUT = Duration.ofSeconds(90);
+
+    /**
+     * Waits until this process may read and write {@code node}: a device node of an unprivileged device is created
+     * root's, and udev gives it to the device's owner (jublk's rules ask the kernel who that is). Until then the kernel
+     * refuses every command on the device (its permission check is this process's access to {@code /dev/ublkcN}).
+     */
+    private static void awaitHandedOver(Path node, DeviceInfo info) {
+        long deadline = System.nanoTime() + HANDOVER_TIMEOUT.toNanos();
+        while (!(Files.isReadable(node) && Files.isWritable(node))) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(node + " of unprivileged device " + info.devId() + " was not given to "
+                        + "its owner (uid " + info.ownerUid() + ") within " + HANDOVER_TIMEOUT.toSeconds() + " s: are "
+                        + "jublk's udev rules installed and udev running (README: unprivileged devices)? Only root can "
+                        + "remove the device now (ublk del -n " + info.devId() + ")");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for udev to hand " + node + " over");
+            }
         }
     }
 

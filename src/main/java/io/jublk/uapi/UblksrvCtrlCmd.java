@@ -30,9 +30,14 @@ public final class UblksrvCtrlCmd {
     public static final long DATA = Layouts.offset(LAYOUT, "data");
     public static final long DEV_PATH_LEN = Layouts.offset(LAYOUT, "dev_path_len");
 
-    /** Writes a whole command at {@code base}; fields not named here are zeroed. */
-    public static void write(MemorySegment s, long base, int devId, int queueId, int len, long addr, long data0) {
+    /**
+     * Writes a whole command at {@code base}; fields not named here are zeroed. {@code devPathLen} is non-zero when
+     * {@code addr} begins with the char device's path (an unprivileged device, or GET_DEV_INFO2).
+     */
+    public static void write(MemorySegment s, long base, int devId, int queueId, int len, long addr, long data0,
+            int devPathLen) {
         s.asSlice(base, SIZE).fill((byte) 0);
+        s.set(JAVA_SHORT, base + DEV_PATH_LEN, (short) devPathLen);
         s.set(JAVA_INT, base + DEV_ID, devId);
         s.set(JAVA_SHORT, base + QUEUE_ID, (short) queueId);
         s.set(JAVA_SHORT, base + LEN, (short) len);

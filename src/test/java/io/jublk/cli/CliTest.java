@@ -216,6 +216,13 @@ class CliTest {
 
     // ---- add ----------------------------------------------------------------------------------------------------
 
+    /** udev hands it its %k: anything but a ublk node's kernel name is refused before a node is touched. */
+    @ParameterizedTest
+    @ValueSource(strings = {"sda", "ublkc", "ublkcx", "ublkc1p1", "ublk-control", "../ublkb1", "ublkb1/x", "ublkb12345678"})
+    void theUdevHelperTakesOnlyUblkNodeNames(String name) {
+        refused("'" + name + "' is not the kernel name of a ublk node (ublkcN, ublkbN, ublkbNpM)", "__udev-owner", name);
+    }
+
     @Test
     void addWithoutATargetOrWithAnUnknownOneIsRefused() {
         refused("missing target: ublk add null --size SIZE, or ublk add loop --file PATH, or ublk add nbd (--socket PATH | --host HOST)", "add");
