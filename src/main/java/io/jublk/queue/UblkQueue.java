@@ -889,8 +889,20 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         fetchesLive--;
         ublkInflight--;
         if (res >= 0 || res == -Errno.ENOBUFS) {
-            if (!draining && !stopRequested) {
+            if (draining || stopRequested) {
+                return;
+            }
+            if (fetchOff[b] >= fetchBytes) {
+                // Used up (the kernel consumes exactly what each completion reports): the buffer left the ring and
+                // goes back whole.
                 armFetch(b, LibC.pageSize());
+            } else {
+                // Ended with part of its buffer unreported: a completion the kernel could not post (a full CQ), whose
+                // tags it took back but whose bytes it may have consumed. Where the next tags would land is then
+                // unknown, so this command is not re-armed; the other one serves the queue.
+                LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": FETCH_IO_CMDS " + b + " ended with "
+                        + Errno.name(res) + " and " + (fetchBytes - fetchOff[b]) + " bytes of its buffer unreported;"
+                        + " not re-armed");
             }
         } else if (res != Ublk.UBLK_IO_RES_ABORT) {
             LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": FETCH_IO_CMDS failed: " + Errno.name(res));
