@@ -55,6 +55,12 @@ import java.util.concurrent.TimeUnit;
  * UBLK_IO_RES_ABORT (STOP_DEV); once every tag is aborted and no target operation is in flight the thread
  * exits.
  *
+ * <p>With UBLK_F_BATCH_IO ({@link Config#batch}) the cycle is the queue's, not each tag's: PREP_IO_CMDS hands
+ * every tag to the kernel once; two multishot FETCH_IO_CMDS, each with a provided-buffer ring of one buffer, complete
+ * with the tags of new requests (u16s, one completion after the other in the buffer until it is used up and
+ * re-armed); the answers of a loop turn go back in one COMMIT_IO_CMDS. STOP_DEV ends the fetches with ENODEV. The
+ * targets see no difference.
+ *
  * <p>FETCH and COMMIT of a tag must come from the same OS thread (the 7.x driver enforces a per-I/O daemon
  * task), hence a platform thread, never a virtual one. All submissions of a loop turn go to the kernel in one
  * io_uring_enter, which also waits for the next completions. A target answering from another thread
@@ -425,7 +431,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
     /**
      * UBLK_F_BATCH_IO: PREP_IO_CMDS hands the kernel every tag (what START_DEV waits for), then the multishot
-     * fetches go in — not before: the kernel refuses a fetch (ENODEV) until its queue is prepared.
+     * fetches go in — not before: a queue whose server died stays canceling until every tag is prepared again, and
+     * the kernel answers a fetch on it with ENODEV.
      */
     private void setUpBatch(Arena ioMemory, int page) {
         int depth = cfg.depth();
