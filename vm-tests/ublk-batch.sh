@@ -1,14 +1,14 @@
 #!/bin/bash
 # Batch I/O (`ublk add ... --batch`, UBLK_F_BATCH_IO): PREP_IO_CMDS once per queue, multishot FETCH_IO_CMDS and one
 # COMMIT_IO_CMDS per loop turn instead of FETCH_REQ/COMMIT_AND_FETCH_REQ per tag. Data must be exactly as without
-# it: null (1 queue) serves fio; loop (buffered, 2 queues, --zero-copy: elements name a buffer slot) passes fio's crc32c verify at 4k and
-# 128k, QD 1 and 32, and its writes are in the file after `ublk del`; a kill -9 of the daemon and `ublk recover`
-# keep the data and the device serving (the new server PREPs every tag again); nothing is left behind. Copying
-# (elements carry the buffer's address), direct with 2 queues and buffered with 1, and answers from a target's own threads
-# are the in-VM tier's BatchIoTest, which starts no JVM per device. JVM starts are kept few here too: the record,
-# not `ublk list`, says what the kernel gave.
+# it: null (1 queue) serves fio; loop (buffered, 2 queues, --zero-copy: elements name a buffer slot) passes fio's
+# crc32c verify at 4k and 128k, QD 1 and 32, and its writes are in the file after `ublk del`; a kill -9 of the daemon
+# and `ublk recover` keep the data and the device serving (the new server PREPs every tag again); nothing is left
+# behind. Copying (elements carry the buffer's address), direct with 2 queues and buffered with 1, and answers from
+# a target's own threads are the in-VM tier's BatchIoTest, which starts no JVM per device. JVM starts are kept few
+# here too: the record, not `ublk list`, says what the kernel gave. 158 s on a loaded host.
 # vm-test: --disk 1G
-# vm-test-seconds: 200
+# vm-test-seconds: 170
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 

@@ -16,9 +16,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * UBLK_F_BATCH_IO ({@code ublk add --batch}): the same fio verification as {@link FioVerifyTest} on a device whose
  * queues take tags and give answers many per command: loop direct with two queues and buffered with one (a queue
- * thread answers),
- * and CompressedRamDisk, whose answers come from its worker threads through the mailbox and leave in the queue's
- * next COMMIT_IO_CMDS. Enough requests to use up a queue's two fetch buffers (2048 tags each at depth 128), so fetch
+ * thread answers), and CompressedRamDisk, whose answers come from its worker threads through the mailbox and leave
+ * in the queue's next COMMIT_IO_CMDS. Enough requests to use up a queue's two fetch buffers (2048 tags each at depth 128), so fetch
  * commands are re-armed on the way.
  */
 @ExtendWith(UblkKernel.class)
