@@ -8,9 +8,11 @@
 #    `ublk recover` connects again from the record and serves the same data; blkdiscard leaves holes in the
 #    exported file.
 #  * qemu-nbd serving a qcow2 image on 127.0.0.1:10809: fio verify, ext4 + tree + e2fsck; `qemu-img check` clean afterwards.
+#  * TLS: nbdkit on 127.0.0.1 with --tls=require and a test CA: refused without --tls; with --tls-ca a fio
+#    verify, a daemon killed and recovered over TLS from the record. (Trust and name failures: NbdTargetTest.)
 #  * bad input at `ublk add`: no server, another protocol on the socket, an export the server does not have.
 # vm-test: --timeout 900
-# vm-test-seconds: 400
+# vm-test-seconds: 480
 . "$(dirname "$0")/lib/scenario.sh"
 w=/tmp/nbd
 mkdir -p $w
@@ -109,6 +111,33 @@ before=$(stat -c %b $w/export.img)
 check "blkdiscard of the whole device" blkdiscard "$dev"
 check "... left holes in the exported file ($before -> $(stat -c %b $w/export.img) blocks)" \
   test "$(stat -c %b $w/export.img)" -lt $((before / 10))
+info "$SECONDS s"
+
+# ---- TLS: nbdkit on 127.0.0.1 requiring it, the certificate checked against the host's address --------------
+pki=$w/pki
+mkdir -p $pki
+( cd $pki &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=jublk-test-ca \
+    -keyout ca-key.pem -out ca-cert.pem &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost -keyout server-key.pem \
+    -out server.csr &&
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext &&
+  openssl x509 -req -in server.csr -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile server.ext \
+    -out server-cert.pem ) >$w/openssl.out 2>&1 || fail "making test certificates: $(tail -n 3 $w/openssl.out)"
+truncate -s 64M $w/tls.img
+tls_server() { nbdkit -i 127.0.0.1 -p 10810 -P $w/tls.pid --tls=require --tls-certificates=$pki file $w/tls.img; }
+tls_server
+expect_fail "add nbd without --tls to a server that requires it" ublk add nbd --host 127.0.0.1 --port 10810
+dev=$(add_device nbd --host 127.0.0.1 --port 10810 --tls-ca $pki/ca-cert.pem --recovery) || finish
+check "nbd over TLS: fio --verify=crc32c at 64k" fio_verify "$dev" 64k 32M tls-64k
+id=$(dev_id "$dev")
+kill -9 "$(state_pid "$id")"
+check "ublk recover of the TLS device (the record keeps --tls-ca)" ublk recover -n "$id"
+drop_caches
+check "... serves the export's data over TLS" \
+  cmp <(dd if="$dev" bs=1M count=32 iflag=direct status=none) <(dd if=$w/tls.img bs=1M count=32 status=none)
+check "ublk del of the TLS device" ublk del -n "$id"
+kill "$(cat $w/tls.pid)"
 info "$SECONDS s"
 
 # ---- qemu-nbd, qcow2 ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #   guest.sh [--quick] [--rounds N] [--only REGEX]
 #
 # Environment (from the host): JUBLK_BENCH_KUBLK (path of the kublk binary) or JUBLK_BENCH_KUBLK_NA (why
+# there is none); JUBLK_BENCH_NBD_KO (the guest kernel's nbd.ko, lib/nbd-module) or JUBLK_BENCH_NBD_NA (why
 # there is none); JUBLK_DAEMON_JAVA_OPTS (set here: GC log of every jublk daemon).
 #
 # Output ($JUBLK_OUT):
@@ -47,10 +48,14 @@ else
 fi
 [[ -n $warmup ]] && WARMUP=$warmup
 T1_JOBS=16 SEQ_DEPTH=8
+# The nbd table: one nbdkit memory export of NBD_SIZE (guest RAM, filled once), 4096-byte blocks for both clients.
+NBD_SIZE_MIB=512 NBD_BS=4096 NBD_CPUS=0-$(($(nproc) - 1))
 for v in quick rounds FILE_SIZE FS_SIZE RAW_OFF RAW_SIZE T1_JOBS T1_JOBSIZE T1_RUNTIME T2_RUNTIME T2_RAMP \
-  SEQ_DEPTH WARMUP GC_RUN; do meta "$v" "${!v}"; done
+  SEQ_DEPTH WARMUP GC_RUN NBD_SIZE_MIB NBD_BS; do meta "$v" "${!v}"; done
 meta kernel "$(uname -r)"
 meta fio "$(fio --version)"
+meta nbdkit "$(nbdkit --version 2>&1 | head -n1)"
+meta nbd_client "nbd-client $(nbd-client -V 2>&1 | sed -n 's/.* from nbd //p' | head -n1)"
 meta java "$("$JAVA_HOME/bin/java" -version 2>&1 | head -n1)"
 meta cpus "$(nproc)"
 meta mem_kb "$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
@@ -75,6 +80,93 @@ else
 fi
 ublk() { "${UBLK_CMD[@]}" "$@"; }
 
+# ---- workloads and contenders ----------------------------------------------------------------------------------
+# Workloads: name and fio arguments, per table.
+FS_WORKLOADS=(randread read randwrite write)
+declare -A FS_ARGS=(
+  [randread]="--rw=randread"
+  [read]="--rw=read"
+  [randwrite]="--rw=randwrite --end_fsync=1"
+  [write]="--rw=write --end_fsync=1"
+)
+RAW_WORKLOADS=(randread-qd1 randwrite-qd1 randread-qd32 randwrite-qd32 read-512k write-512k)
+declare -A RAW_ARGS=(
+  [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
+  [randwrite-qd1]="--rw=randwrite --bs=4k --iodepth=1"
+  [randread-qd32]="--rw=randread --bs=4k --iodepth=32"
+  [randwrite-qd32]="--rw=randwrite --bs=4k --iodepth=32"
+  [read-512k]="--rw=read --bs=512k --iodepth=$SEQ_DEPTH"
+  [write-512k]="--rw=write --bs=512k --iodepth=$SEQ_DEPTH"
+)
+NULL_WORKLOADS=(randread-qd32 randread-qd1)
+declare -A NULL_ARGS=(
+  [randread-qd32]="--rw=randread --bs=4k --iodepth=32"
+  [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
+)
+
+NBD_WORKLOADS=(randread-qd1 randread-qd32 randwrite-qd32 read-512k write-512k)
+declare -A NBD_ARGS=(
+  [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
+  [randread-qd32]="--rw=randread --bs=4k --iodepth=32"
+  [randwrite-qd32]="--rw=randwrite --bs=4k --iodepth=32"
+  [read-512k]="--rw=read --bs=512k --iodepth=$SEQ_DEPTH"
+  [write-512k]="--rw=write --bs=512k --iodepth=$SEQ_DEPTH"
+)
+# nbd_args WORKLOAD CONNECTIONS: the fio arguments of an nbd cell; none (status 1) if the cell is not run. With two
+# connections (two hardware queues, one per vCPU) the job is split in two, one per vCPU, each with half the
+# depth: blk-mq maps a CPU to one hardware queue, so a single fio job would keep one connection busy and leave
+# the other idle. Sequential jobs each get their own half of the export. Queue depth 1 is one job: one
+# connection only.
+nbd_args() {
+  local args=${NBD_ARGS[$1]} depth
+  (($2 == 1)) && { echo "$args"; return 0; }
+  depth=${args##*--iodepth=}
+  ((depth >= 2)) || return 1
+  args="${args%--iodepth=*}--iodepth=$((depth / 2)) --numjobs=2 --cpus_allowed=$NBD_CPUS --cpus_allowed_policy=split"
+  [[ $1 == *-512k ]] && args+=" --size=$((NBD_SIZE_MIB / 2))M --offset_increment=$((NBD_SIZE_MIB / 2))M"
+  echo "$args"
+}
+
+# --quick: a subset that still goes through every table and code path (fewer cells, a few minutes).
+if ((quick)); then
+  FS_WORKLOADS=(randread write)
+  RAW_WORKLOADS=(randread-qd1 randwrite-qd32 read-512k)
+  NBD_WORKLOADS=(randread-qd32 write-512k)
+fi
+LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
+NULL_CONTENDERS=(jublk-null kublk-null null_blk)
+# The kernel's NBD client and jublk's, with one connection and with two.
+NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2)
+
+# wanted CONTENDER TABLE:WORKLOADS_ARRAY...: does --only select one of the contender's cells in these tables?
+# A contender nothing selects is not set up at all (a `ublk add` costs half a minute or more under TCG).
+wanted() {
+  local c=$1 spec arr wl
+  shift
+  [[ -z $only ]] && return 0
+  for spec; do
+    arr="${spec#*:}[@]"
+    for wl in "${!arr}"; do [[ "${spec%%:*}/$wl/$c" =~ $only ]] && return 0; done
+  done
+  return 1
+}
+# select_contender CONTENDER TABLE:WORKLOADS_ARRAY...: wanted, or n/a saying why not.
+select_contender() {
+  wanted "$@" && return 0
+  NA[$1]="not selected by --only"
+  return 1
+}
+declare -A DEV=() PID=() NA=()
+for c in "${LOOP_CONTENDERS[@]}"; do
+  # jublk --direct also serves the GC run.
+  [[ $c == jublk-dio && -n $only && "gc" =~ $only ]] && continue
+  select_contender "$c" fs:FS_WORKLOADS raw:RAW_WORKLOADS
+done
+for c in "${NULL_CONTENDERS[@]}"; do select_contender "$c" null:NULL_WORKLOADS; done
+for c in "${NBD_CONTENDERS[@]}"; do select_contender "$c" nbd:NBD_WORKLOADS; done
+use() { [[ -z ${NA[$1]:-} ]]; } # use CONTENDER: selected, and set up so far
+any_of() { local c; for c; do use "$c" && return 0; done; return 1; }
+
 # ---- setup: scratch ext4, backing file ---------------------------------------------------------------------
 [[ -b /dev/vda ]] || { echo "bench: no scratch disk /dev/vda (vm-tests/run --disk 8G)"; exit 1; }
 # Dirty page limits: buffered writes reach the device within the run instead of piling up in guest RAM
@@ -88,29 +180,31 @@ mount -o noatime /dev/vda /mnt/scratch || exit 1
 IMG=/mnt/scratch/backing.img
 CEIL=/mnt/scratch/ceiling
 mkdir -p "$CEIL"
-fallocate -l "$FILE_SIZE" "$IMG" || exit 1
 
 # The backing file: [0, FS_SIZE) holds an ext4 with the fio files of table 1 (made once, through a kernel loop
 # device; every contender mounts the same file system in turn), [RAW_OFF, end) is the raw region of tables 2
-# and 4, filled with data so reads do not hit unwritten extents.
-say "filling the raw region ($RAW_SIZE at $RAW_OFF) and making the ext4 ($FS_SIZE)"
-fio --name=fill --filename="$IMG" --offset="$RAW_OFF" --size="$RAW_SIZE" --rw=write --bs=1M --direct=1 \
-  --ioengine=io_uring --iodepth=8 --eta=never --output=/dev/null || exit 1
-mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$IMG" "$FS_SIZE" >"$OUT/logs/mkfs.log" 2>&1 || exit 1
-setup_loop=$(losetup -f --show "$IMG") || exit 1
-mount -o noatime "$setup_loop" /mnt/b || exit 1
+# and 4, filled with data so reads do not hit unwritten extents. Only if a contender serving it is selected.
 t1_layout() { # DIR: lay out the table-1 files (fio reuses them as long as name and size match)
   fio --name=t1 --directory="$1" --numjobs=$T1_JOBS --size=$T1_JOBSIZE --rw=write --bs=1M --ioengine=psync \
     --end_fsync=1 --eta=never --output=/dev/null
 }
-t1_layout /mnt/b || exit 1
-umount /mnt/b && losetup -d "$setup_loop" || exit 1
-t1_layout "$CEIL" || exit 1
-sync
+if any_of "${LOOP_CONTENDERS[@]}"; then
+  fallocate -l "$FILE_SIZE" "$IMG" || exit 1
+  say "filling the raw region ($RAW_SIZE at $RAW_OFF) and making the ext4 ($FS_SIZE)"
+  fio --name=fill --filename="$IMG" --offset="$RAW_OFF" --size="$RAW_SIZE" --rw=write --bs=1M --direct=1 \
+    --ioengine=io_uring --iodepth=8 --eta=never --output=/dev/null || exit 1
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$IMG" "$FS_SIZE" >"$OUT/logs/mkfs.log" 2>&1 || exit 1
+  setup_loop=$(losetup -f --show "$IMG") || exit 1
+  mount -o noatime "$setup_loop" /mnt/b || exit 1
+  t1_layout /mnt/b || exit 1
+  umount /mnt/b && losetup -d "$setup_loop" || exit 1
+  t1_layout "$CEIL" || exit 1
+  sync
+fi
 
 # ---- contenders --------------------------------------------------------------------------------------------
-# name -> device (or file/dir for the ceiling), server pid, kind. n/a contenders keep a reason.
-declare -A DEV=() PID=() NA=()
+# name -> device (or file/dir for the ceiling), server pid, kind (DEV, PID, NA above). n/a contenders keep a
+# reason.
 contender_line() { printf '%s\t%s\t%s\t%s\n' "$1" "${DEV[$1]:-}" "${PID[$1]:-}" "${NA[$1]:-}" >>"$OUT/contenders.tsv"; }
 : >"$OUT/contenders.tsv"
 export JUBLK_DAEMON_JAVA_OPTS="${JUBLK_DAEMON_JAVA_OPTS:-} -Xlog:gc*:file=$OUT/gc/gc-%p.log:time,uptimemillis,level,tags"
@@ -119,6 +213,7 @@ meta daemon_java_opts "$JUBLK_DAEMON_JAVA_OPTS"
 add_jublk() { # NAME ARGS...
   local name=$1 out id t0=$SECONDS
   shift
+  use "$name" || return
   say "ublk add $*"
   if out=$(ublk add "$@" 2>"$OUT/logs/add-$name.err"); then
     DEV[$name]=$(head -n1 <<<"$out")
@@ -138,6 +233,7 @@ KUBLK=${JUBLK_BENCH_KUBLK:-}
 add_kublk() { # NAME ARGS...
   local name=$1 out id
   shift
+  use "$name" || return
   if [[ -z $KUBLK ]]; then
     NA[$name]="kublk not built: ${JUBLK_BENCH_KUBLK_NA:-unknown reason}"
     return
@@ -158,12 +254,16 @@ add_kublk() { # NAME ARGS...
 }
 
 # Kernel loop, both modes, on the same backing file.
-DEV[kloop-buf]=$(losetup -f --show --direct-io=off "$IMG") || NA[kloop-buf]="losetup failed"
-DEV[kloop-dio]=$(losetup -f --show --direct-io=on "$IMG") || NA[kloop-dio]="losetup --direct-io=on failed"
-if [[ -z ${NA[kloop-dio]:-} ]] && ! losetup -l -n -O DIO "${DEV[kloop-dio]}" | grep -q 1; then
-  NA[kloop-dio]="the kernel refused direct I/O on the loop device"
+if use kloop-buf; then
+  DEV[kloop-buf]=$(losetup -f --show --direct-io=off "$IMG") || NA[kloop-buf]="losetup failed"
 fi
-DEV[file]=$IMG
+if use kloop-dio; then
+  DEV[kloop-dio]=$(losetup -f --show --direct-io=on "$IMG") || NA[kloop-dio]="losetup --direct-io=on failed"
+  if use kloop-dio && ! losetup -l -n -O DIO "${DEV[kloop-dio]}" | grep -q 1; then
+    NA[kloop-dio]="the kernel refused direct I/O on the loop device"
+  fi
+fi
+use file && DEV[file]=$IMG
 # jublk: one queue, depth 128 (its defaults); kublk with the same.
 add_jublk jublk-buf loop --file "$IMG" --buffered -q 1 -d 128
 add_jublk jublk-dio loop --file "$IMG" --direct -q 1 -d 128
@@ -173,15 +273,91 @@ add_jublk jublk-zc loop --file "$IMG" --direct --zero-copy -q 1 -d 128
 add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
 add_jublk jublk-null null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
-if modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=4 bs=512 submit_queues=1 hw_queue_depth=128 &&
+if ! use null_blk; then
+  :
+elif modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=4 bs=512 submit_queues=1 hw_queue_depth=128 &&
   [[ -b /dev/nullb0 ]]; then
   DEV[null_blk]=/dev/nullb0
 else
   NA[null_blk]="modprobe null_blk failed"
 fi
-LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
-NULL_CONTENDERS=(jublk-null kublk-null null_blk)
-for c in "${LOOP_CONTENDERS[@]}" "${NULL_CONTENDERS[@]}"; do contender_line "$c"; done
+
+# NBD (issue 13): ONE nbdkit serves a memory export on a Unix socket, and both NBD clients use it in turn: the
+# kernel's (nbd.ko, configured by nbd-client for each cell and disconnected after it: cheap) and jublk's
+# (`ublk add nbd`, alive for the whole run like the other jublk servers: a daemon added per cell would be
+# measured before its JIT warm-up, and costs half a minute or more to start under TCG). The memory plugin
+# does the least work per request of nbdkit's plugins (no file system, no page cache, no disk), so the cells
+# measure the clients; it allows multi-conn, so both clients get their second connection.
+NBD_RUN=/run/bench-nbd NBD_DEV=/dev/nbd0
+NBD_SOCK=$NBD_RUN/nbdkit.sock NBD_PIDF=$NBD_RUN/nbdkit.pid NBD_LOG=$OUT/logs/nbd-client.log
+nbd_na() { # REASON CONTENDERS...: n/a for those still in use
+  local why=$1 c
+  shift
+  for c; do use "$c" && NA[$c]=$why; done
+}
+knbd_connected() { [[ -e /sys/block/${NBD_DEV#/dev/}/pid ]]; }
+knbd_connect() { # CONTENDER: the kernel's client, connected with the contender's number of connections
+  local n=${1##*-c} q
+  echo "# nbd-client -unix $NBD_SOCK $NBD_DEV -b $NBD_BS -C $n" >>"$NBD_LOG"
+  nbd-client -unix "$NBD_SOCK" "$NBD_DEV" -b "$NBD_BS" -C "$n" >>"$NBD_LOG" 2>&1 && knbd_connected &&
+    (($(cat "/sys/block/${NBD_DEV#/dev/}/size") == NBD_SIZE_MIB * 2048)) &&
+    q=("/sys/block/${NBD_DEV#/dev/}/mq"/*) && ((${#q[@]} == n))
+}
+knbd_disconnect() { # and wait until the kernel has let go of the connections
+  echo "# nbd-client -d $NBD_DEV" >>"$NBD_LOG"
+  nbd-client -d "$NBD_DEV" >>"$NBD_LOG" 2>&1
+  for _ in $(seq 50); do knbd_connected || return 0; sleep 0.2; done
+  return 1
+}
+nbd_fill() { # DEV: the whole export written once (random data), so that no cell pays for allocating its pages
+  say "  filling the nbd export through $1"
+  fio --name=nbdfill --filename="$1" --rw=write --bs=1M --direct=1 --ioengine=libaio --iodepth=8 --eta=never \
+    --output=/dev/null >>"$OUT/logs/nbd-fill.log" 2>&1
+}
+if any_of "${NBD_CONTENDERS[@]}"; then
+  mkdir -p "$NBD_RUN"
+  say "nbdkit $(nbdkit --version | awk '{print $2}'): memory plugin, ${NBD_SIZE_MIB} MiB, on $NBD_SOCK"
+  if ! nbdkit -U "$NBD_SOCK" -P "$NBD_PIDF" memory "${NBD_SIZE_MIB}M" >"$OUT/logs/nbdkit.log" 2>&1; then
+    nbd_na "nbdkit failed: $(tail -n1 "$OUT/logs/nbdkit.log")" "${NBD_CONTENDERS[@]}"
+  fi
+fi
+nbd_filled=0
+if any_of knbd-c1 knbd-c2; then
+  # The guest kernel's own module (the harness does not ship it: lib/nbd-module takes it from the kernel package).
+  if [[ -d /sys/module/nbd ]] || modprobe nbd nbds_max=1 max_part=0 2>/dev/null; then
+    meta nbd_ko "modprobe nbd"
+  elif [[ -z ${JUBLK_BENCH_NBD_KO:-} ]]; then
+    nbd_na "no nbd.ko: ${JUBLK_BENCH_NBD_NA:-unknown reason}" knbd-c1 knbd-c2
+  elif insmod "$JUBLK_BENCH_NBD_KO" nbds_max=1 max_part=0 2>"$OUT/logs/insmod-nbd.err"; then
+    meta nbd_ko "$JUBLK_BENCH_NBD_KO"
+    rm -f "$OUT/logs/insmod-nbd.err"
+  else
+    nbd_na "insmod nbd.ko failed: $(tail -n1 "$OUT/logs/insmod-nbd.err")" knbd-c1 knbd-c2
+  fi
+  for _ in $(seq 50); do [[ -b $NBD_DEV ]] && break; sleep 0.1; done
+  [[ -b $NBD_DEV ]] || nbd_na "no $NBD_DEV after loading nbd.ko" knbd-c1 knbd-c2
+  for c in knbd-c1 knbd-c2; do use "$c" && DEV[$c]=$NBD_DEV; done
+  if any_of knbd-c1 knbd-c2; then
+    if knbd_connect knbd-c1; then
+      nbd_fill "$NBD_DEV" && nbd_filled=1
+    else
+      nbd_na "nbd-client failed: $(tail -n1 "$NBD_LOG")" knbd-c1 knbd-c2
+    fi
+    knbd_disconnect || nbd_na "nbd-client -d left $NBD_DEV connected" knbd-c1 knbd-c2
+  fi
+fi
+# jublk's client: one queue per connection (the export allows multi-conn), depth 128 like the kernel's client,
+# 4096-byte blocks like nbd-client -b 4096.
+add_jublk jublk-nbd-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS"
+add_jublk jublk-nbd-c2 nbd --socket "$NBD_SOCK" -q 2 -d 128 --logical-block-size "$NBD_BS"
+for c in jublk-nbd-c1 jublk-nbd-c2; do
+  ((nbd_filled)) && break
+  use "$c" && nbd_fill "${DEV[$c]}" && nbd_filled=1
+done
+any_of "${NBD_CONTENDERS[@]}" && ((!nbd_filled)) && nbd_na "filling the export failed" "${NBD_CONTENDERS[@]}"
+meta nbd_filled "$nbd_filled"
+
+for c in "${LOOP_CONTENDERS[@]}" "${NULL_CONTENDERS[@]}" "${NBD_CONTENDERS[@]}"; do contender_line "$c"; done
 ublk list >"$OUT/logs/ublk-list.txt" 2>&1
 [[ -n $KUBLK ]] && "$KUBLK" list >"$OUT/logs/kublk-list.txt" 2>&1
 losetup -l >"$OUT/logs/losetup.txt" 2>&1
@@ -274,9 +450,14 @@ cell() {
         --runtime=$T1_RUNTIME --group_reporting --output-format=json --output="$OUT/fio/$tag.json" "$@" \
         >"$OUT/logs/fio-$tag.err" 2>&1 || status=fio-failed
     else
-      local where=(--filename="$target")
-      [[ $table != null ]] && where+=(--offset="$RAW_OFF" --size="$RAW_SIZE")
-      fio --name="$wl" "${where[@]}" --ioengine=io_uring --direct=1 --time_based --runtime=$T2_RUNTIME \
+      local where=(--filename="$target") engine=io_uring
+      case $table in
+        null) ;;
+        # the whole export, with libaio; two jobs (two connections) reported as one
+        nbd) engine=libaio where+=(--group_reporting) ;;
+        *) where+=(--offset="$RAW_OFF" --size="$RAW_SIZE") ;;
+      esac
+      fio --name="$wl" "${where[@]}" --ioengine=$engine --direct=1 --time_based --runtime=$T2_RUNTIME \
         --ramp_time=$T2_RAMP --randrepeat=0 --norandommap --lat_percentiles=1 --output-format=json \
         --output="$OUT/fio/$tag.json" "$@" >"$OUT/logs/fio-$tag.err" 2>&1 || status=fio-failed
     fi
@@ -298,34 +479,24 @@ cell() {
   [[ $status == ok ]] || say "  $tag: $status"
 }
 
-# Workloads: name and fio arguments, per table.
-FS_WORKLOADS=(randread read randwrite write)
-declare -A FS_ARGS=(
-  [randread]="--rw=randread"
-  [read]="--rw=read"
-  [randwrite]="--rw=randwrite --end_fsync=1"
-  [write]="--rw=write --end_fsync=1"
-)
-RAW_WORKLOADS=(randread-qd1 randwrite-qd1 randread-qd32 randwrite-qd32 read-512k write-512k)
-declare -A RAW_ARGS=(
-  [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
-  [randwrite-qd1]="--rw=randwrite --bs=4k --iodepth=1"
-  [randread-qd32]="--rw=randread --bs=4k --iodepth=32"
-  [randwrite-qd32]="--rw=randwrite --bs=4k --iodepth=32"
-  [read-512k]="--rw=read --bs=512k --iodepth=$SEQ_DEPTH"
-  [write-512k]="--rw=write --bs=512k --iodepth=$SEQ_DEPTH"
-)
-NULL_WORKLOADS=(randread-qd32 randread-qd1)
-declare -A NULL_ARGS=(
-  [randread-qd32]="--rw=randread --bs=4k --iodepth=32"
-  [randread-qd1]="--rw=randread --bs=4k --iodepth=1"
-)
-
-# --quick: a subset that still goes through every table and code path (fewer cells, a few minutes).
-if ((quick)); then
-  FS_WORKLOADS=(randread write)
-  RAW_WORKLOADS=(randread-qd1 randwrite-qd32 read-512k)
-fi
+# nbd_cell WORKLOAD CONTENDER ROUND FIO-ARGS...: a cell of the nbd table; the kernel's client is connected for
+# the cell alone (nbd-client exits once the device is configured: nothing runs between cells) and
+# disconnected after it.
+nbd_cell() {
+  local wl=$1 c=$2 r=$3
+  [[ -n $only && ! "nbd/$wl/$c" =~ $only ]] && return
+  if [[ $c == knbd-* ]] && use "$c" && ! knbd_connect "$c"; then
+    printf 'nbd\t%s\t%s\t%s\tconnect-failed\t\t\t\t\t0\t%s\n' "$wl" "$c" "$r" "$(tail -n1 "$NBD_LOG")" >>"$OUT/cells.tsv"
+    say "  nbd-$wl-$c-r$r: nbd-client failed: $(tail -n1 "$NBD_LOG")"
+    knbd_connected && ! knbd_disconnect && nbd_na "nbd-client -d left $NBD_DEV connected" knbd-c1 knbd-c2
+    return
+  fi
+  cell nbd "$@"
+  if [[ $c == knbd-* ]] && knbd_connected && ! knbd_disconnect; then
+    say "  nbd-client -d left $NBD_DEV connected"
+    nbd_na "nbd-client -d left $NBD_DEV connected" knbd-c1 knbd-c2
+  fi
+}
 
 # rotate N NAMES...: the names, starting at index N mod count (each round starts with another contender).
 rotate() {
@@ -337,10 +508,12 @@ rotate() {
 
 # ---- warm-up: the servers' JIT (and kublk's caches), on the raw region -------------------------------------
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
-for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null; do
+for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-nbd-c1 jublk-nbd-c2; do
   [[ -n ${NA[$c]:-} ]] && continue
   off=(--offset="$RAW_OFF" --size="$RAW_SIZE")
-  [[ $c == *-null ]] && off=()
+  [[ $c == *-null || $c == jublk-nbd-c1 ]] && off=()
+  # two connections: a job per vCPU, so that both queues' threads run the code being compiled
+  [[ $c == jublk-nbd-c2 ]] && off=(--numjobs=2 --cpus_allowed="$NBD_CPUS" --cpus_allowed_policy=split)
   # kublk (C) has nothing to warm up but its caches: a third of the time.
   w=$WARMUP
   [[ $c == kublk-* ]] && w=$((WARMUP / 3))
@@ -381,6 +554,14 @@ for ((r = 1; r <= rounds; r++)); do
       cell null "$wl" "$c" "$r" ${NULL_ARGS[$wl]}
     done
   done
+  any_of "${NBD_CONTENDERS[@]}" && say "round $r/$rounds: table 6 (nbd: the kernel's client vs jublk's, one nbdkit)"
+  for wl in "${NBD_WORKLOADS[@]}"; do
+    for c in $(rotate $((r - 1)) "${NBD_CONTENDERS[@]}"); do
+      args=$(nbd_args "$wl" "${c##*-c}") || continue
+      # shellcheck disable=SC2086
+      nbd_cell "$wl" "$c" "$r" $args
+    done
+  done
 done
 
 # ---- GC: one long full-speed run on jublk --direct, its window recorded for the GC log ---------------------
@@ -400,7 +581,7 @@ fi
 # ---- teardown ----------------------------------------------------------------------------------------------
 say "teardown"
 cp /run/jublk/*.log "$OUT/logs/" 2>/dev/null
-for c in jublk-buf jublk-dio jublk-zc jublk-null; do
+for c in jublk-buf jublk-dio jublk-zc jublk-null jublk-nbd-c1 jublk-nbd-c2; do
   [[ -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && ublk del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
 done
 for c in kublk-loop kublk-zc kublk-null; do
@@ -408,6 +589,25 @@ for c in kublk-loop kublk-zc kublk-null; do
 done
 for c in kloop-buf kloop-dio; do [[ -n ${DEV[$c]:-} ]] && losetup -d "${DEV[$c]}"; done
 lsmod | grep -q '^null_blk' && rmmod null_blk
+# nbd: the kernel's client (normally disconnected after every cell), then nbdkit (after jublk's devices are
+# gone: their deletion flushes through it), then the module.
+if [[ -d /sys/module/nbd ]]; then
+  knbd_connected && { knbd_disconnect || say "nbd-client -d failed at teardown"; }
+fi
+if [[ -s $NBD_PIDF ]]; then
+  kill "$(cat "$NBD_PIDF")" 2>/dev/null
+  rm -rf "$NBD_RUN"
+fi
+[[ -d /sys/module/nbd ]] && { rmmod nbd || say "rmmod nbd failed"; }
+# Nothing of the run may outlive it: report what did.
+left=$(
+  for d in /sys/class/ublk-char/ublkc*; do [[ -e $d ]] && printf '%s; ' "${d##*/}"; done
+  [[ -d /sys/module/nbd ]] && printf 'nbd.ko loaded; '
+  pgrep -x nbdkit >/dev/null && printf 'nbdkit running; '
+  losetup -n -l 2>/dev/null | awk '{ printf "%s; ", $1 }'
+)
+meta left_behind "${left:-nothing}"
+[[ -z $left ]] || say "left behind: $left"
 umount /mnt/scratch
 meta total_seconds $(($(date +%s) - t_start))
 say "done"

@@ -25,11 +25,14 @@ import javax.imageio.ImageIO;
 public final class Chart {
     record Bar(String label, Double median, Double min, Double max) {}
 
-    private static final Map<String, Color> COLORS = Map.of(
-            "kloop buf", new Color(0x9ecae1), "kloop dio", new Color(0x3182bd),
-            "jublk buf", new Color(0xfdae6b), "jublk dio", new Color(0xe6550d),
-            "kublk", new Color(0x31a354), "file", new Color(0x969696),
-            "jublk null", new Color(0xe6550d), "kublk null", new Color(0x31a354), "null_blk", new Color(0x3182bd));
+    private static final Map<String, Color> COLORS = Map.ofEntries(
+            Map.entry("kloop buf", new Color(0x9ecae1)), Map.entry("kloop dio", new Color(0x3182bd)),
+            Map.entry("jublk buf", new Color(0xfdae6b)), Map.entry("jublk dio", new Color(0xe6550d)),
+            Map.entry("kublk", new Color(0x31a354)), Map.entry("file", new Color(0x969696)),
+            Map.entry("jublk null", new Color(0xe6550d)), Map.entry("kublk null", new Color(0x31a354)),
+            Map.entry("null_blk", new Color(0x3182bd)),
+            Map.entry("kernel nbd 1c", new Color(0x9ecae1)), Map.entry("kernel nbd 2c", new Color(0x3182bd)),
+            Map.entry("jublk nbd 1c", new Color(0xfdae6b)), Map.entry("jublk nbd 2c", new Color(0xe6550d)));
 
     public static void main(String[] args) throws IOException {
         if (args.length != 2) {

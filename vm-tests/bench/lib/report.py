@@ -30,6 +30,10 @@ LABEL = {
     "jublk-null": "jublk null",
     "kublk-null": "kublk null",
     "null_blk": "null_blk",
+    "knbd-c1": "kernel nbd (1 connection)",
+    "jublk-nbd-c1": "jublk nbd (1 connection)",
+    "knbd-c2": "kernel nbd (2 connections)",
+    "jublk-nbd-c2": "jublk nbd (2 connections)",
 }
 SHORT = {
     "kloop-buf": "kloop buf",
@@ -43,11 +47,25 @@ SHORT = {
     "jublk-null": "jublk null",
     "kublk-null": "kublk null",
     "null_blk": "null_blk",
+    "knbd-c1": "kernel nbd 1c",
+    "jublk-nbd-c1": "jublk nbd 1c",
+    "knbd-c2": "kernel nbd 2c",
+    "jublk-nbd-c2": "jublk nbd 2c",
 }
 LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk"]
 SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
+NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
+# (workload, title, metric, unit, with two connections too): the nbd table's rows
+NBD_ROWS = [("randread-qd1", "randread 4k qd1: mean µs", "lat_us", "us", False),
+            ("randread-qd1", "randread 4k qd1: p99 µs", "p99_us", "us", False),
+            ("randread-qd32", "randread 4k qd32: IOPS", "iops", "IOPS", True),
+            ("randwrite-qd32", "randwrite 4k qd32: IOPS", "iops", "IOPS", True),
+            ("read-512k", "read 512k: MiB/s", "mibs", "MiB/s", True),
+            ("write-512k", "write 512k: MiB/s", "mibs", "MiB/s", True)]
+# issue 13's goal: jublk ÷ kernel >= 1.0 in these
+NBD_GOAL = ["randread-qd32", "randwrite-qd32", "read-512k", "write-512k"]
 
 
 def read_kv(path):
@@ -450,6 +468,67 @@ def main():
         w(f"| | CPU % (server / guest) | " + " | ".join(vals) + " |")
     w("")
 
+    # Table 6
+    w("## 6. NBD: jublk's client vs the kernel's (nbd.ko + nbd-client), on one nbdkit")
+    w("")
+    w(f"The same fio job (libaio, O_DIRECT, {meta.get('T2_RUNTIME', '?')} s after {meta.get('T2_RAMP', '?')} s "
+      f"ramp, over the whole {meta.get('NBD_SIZE_MIB', '?')} MiB export) on both clients of one "
+      f"{meta.get('nbdkit', 'nbdkit')} memory export on a Unix socket (in guest RAM, filled once); "
+      f"{meta.get('nbd_client', 'nbd-client')} configures the kernel's device for each cell (`-b "
+      f"{meta.get('NBD_BS', '?')} -C N`) and disconnects it after; jublk's is `ublk add nbd --socket -q N -d 128 "
+      f"--logical-block-size {meta.get('NBD_BS', '?')}`, alive for the run. 1 connection: one fio job; "
+      "2 connections (one hardware queue each): two jobs, one per vCPU, each with half the depth (the same total). "
+      "Ratios jublk ÷ kernel; issue 13 asks for ≥ 1.00× at 4 KiB qd32 and 512 KiB sequential.")
+    w("")
+    w("| | " + " | ".join(SHORT[c] for c in NBD[:2]) + " | jublk ÷ kernel (1c) | "
+      + " | ".join(SHORT[c] for c in NBD[2:]) + " | jublk ÷ kernel (2c) |")
+    w("|" + "---|" * 7)
+    for wl, title, metric, unit, two in NBD_ROWS:
+        vals = []
+        for pair in (NBD[:2], NBD[2:]):
+            if pair[0] == "knbd-c2" and not two:
+                vals += ["–", "–", ""]
+                continue
+            for c in pair:
+                add_csv("nbd", wl, c, metric, unit)
+            vals += [cellv("nbd", wl, c, metric, unit) for c in pair] + [ratio("nbd", wl, pair[1], pair[0], metric)]
+        w(f"| {title} | " + " | ".join(vals) + " |")
+    w("")
+    goal = []
+    for wl in NBD_GOAL:
+        metric = "mibs" if wl.endswith("-512k") else "iops"
+        for k, j, n in (("knbd-c1", "jublk-nbd-c1", "1c"), ("knbd-c2", "jublk-nbd-c2", "2c")):
+            x, y = stats("nbd", wl, j, metric).median, stats("nbd", wl, k, metric).median
+            if x is not None and y:
+                goal.append(f"{wl} {n} {x / y:.2f}×" + ("" if x / y >= 1.0 else " (below)"))
+    if goal:
+        w("Issue 13's goal (jublk ÷ kernel ≥ 1.00×): " + ", ".join(goal) + ".")
+        w("")
+    w("CPU per I/O, µs: the whole guest (fio, the kernel, nbdkit and the client: nbdkit is the same for both, "
+      "so the difference is the client's) and, for jublk, its server process alone (all its threads).")
+    w("")
+    w("| | guest: " + " | guest: ".join(SHORT[c] for c in NBD[:2]) + " | ÷ (1c) | guest: "
+      + " | guest: ".join(SHORT[c] for c in NBD[2:]) + " | ÷ (2c) | jublk server 1c | jublk server 2c |")
+    w("|" + "---|" * 9)
+    for wl in ["randread-qd1", "randread-qd32", "randwrite-qd32", "read-512k", "write-512k"]:
+        vals = []
+        for pair in (NBD[:2], NBD[2:]):
+            if pair[0] == "knbd-c2" and wl.endswith("-qd1"):
+                vals += ["–", "–", ""]
+                continue
+            for c in pair:
+                add_csv("nbd", wl, c, "guest_cpu_us_per_io", "us")
+            vals += [cellv("nbd", wl, c, "guest_cpu_us_per_io", "us") for c in pair]
+            vals.append(ratio("nbd", wl, pair[1], pair[0], "guest_cpu_us_per_io"))
+        for c in ("jublk-nbd-c1", "jublk-nbd-c2"):
+            if c == "jublk-nbd-c2" and wl.endswith("-qd1"):
+                vals.append("–")
+                continue
+            add_csv("nbd", wl, c, "server_cpu_us_per_io", "us")
+            vals.append(cellv("nbd", wl, c, "server_cpu_us_per_io", "us"))
+        w(f"| {wl} | " + " | ".join(vals) + " |")
+    w("")
+
     # GC
     w("## GC in the jublk daemons")
     w("")
@@ -557,7 +636,11 @@ def main():
                ["jublk-null", "kublk-null"]),
               ("page cache growth MiB, raw randread qd32", "raw", "randread-qd32", "cached_growth_mib", MODES),
               ("server ctx switches per I/O, raw randread qd32", "raw", "randread-qd32", "server_cs_per_io",
-               ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc"])]
+               ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc"]),
+              ("nbd randread 4k qd32: IOPS", "nbd", "randread-qd32", "iops", NBD),
+              ("nbd randwrite 4k qd32: IOPS", "nbd", "randwrite-qd32", "iops", NBD),
+              ("nbd read 512k: MiB/s", "nbd", "read-512k", "mibs", NBD),
+              ("nbd write 512k: MiB/s", "nbd", "write-512k", "mibs", NBD)]
     with open(os.path.join(d, "chart.csv"), "w", newline="", encoding="utf-8") as f:
         cw = csv.writer(f)
         cw.writerow(["panel", "contender", "median", "min", "max"])

@@ -21,7 +21,28 @@ import picocli.CommandLine.IVersionProvider;
                 TrainCommand.class, ServeCommand.class, UdevOwnerCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals(ServeCommand.NAME)) {
+            System.exit(serve());
+        }
         System.exit(run(args));
+    }
+
+    /**
+     * The daemon `ublk add` starts: no command line to parse, so no picocli. Its ~180 classes are in a class-file
+     * format too old for the AOT cache, so every daemon would load and verify them from the jar, seconds under
+     * emulation before the device is made.
+     */
+    static int serve() {
+        Logging.configure();
+        try {
+            return new ServeCommand().call();
+        } catch (Exception e) {
+            System.err.println("ublk: " + Errors.describe(e));
+            if (Boolean.getBoolean("jublk.debug")) {
+                e.printStackTrace();
+            }
+            return e instanceof ConfigException ? 2 : 1;
+        }
     }
 
     static int run(String... args) {

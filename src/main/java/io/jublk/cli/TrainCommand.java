@@ -14,7 +14,12 @@ import io.jublk.sys.LibC;
 import io.jublk.uapi.UblkFeature;
 import io.jublk.uring.CompletionHandler;
 import io.jublk.uring.IoUring;
+import io.jublk.metrics.MetricsServer;
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -71,6 +76,36 @@ final class TrainCommand implements Callable<Integer> {
                 // A machine without io_uring still trains the rest.
             }
         }
+        daemonClasses();
         return 0;
+    }
+
+    /**
+     * What a daemon loads besides: every class of jublk's own (loaded, not initialized: no static initializer runs),
+     * and the metrics server's (Micrometer, the Prometheus client, the JDK's HTTP server and management beans).
+     * Otherwise each daemon loads and verifies them from the jar, seconds before its device is made under emulation.
+     */
+    private static void daemonClasses() {
+        ClassLoader loader = TrainCommand.class.getClassLoader();
+        try (JarFile jar = new JarFile(Path.of(TrainCommand.class.getProtectionDomain().getCodeSource().getLocation()
+                .toURI()).toFile())) {
+            for (JarEntry e : java.util.Collections.list(jar.entries())) {
+                String n = e.getName();
+                if (n.startsWith("io/jublk/") && n.endsWith(".class") && !n.contains("-")) {
+                    try {
+                        Class.forName(n.substring(0, n.length() - 6).replace('/', '.'), false, loader);
+                    } catch (ClassNotFoundException | LinkageError x) {
+                        // Not loadable on its own here: the daemon loads it, if it needs it.
+                    }
+                }
+            }
+        } catch (IOException | java.net.URISyntaxException | RuntimeException e) {
+            // Not run from a jar (tests): nothing to train.
+        }
+        try {
+            MetricsServer.warmUp();
+        } catch (IOException | RuntimeException e) {
+            // No loopback to listen on: the rest is trained.
+        }
     }
 }

@@ -107,6 +107,26 @@ public final class MetricsServer implements AutoCloseable {
         }
     }
 
+    /**
+     * For the AOT cache's training run (`ublk __train`): the registry, the JVM and process meters, an HTTP server on
+     * an ephemeral loopback port and a scrape, so that the classes a daemon with {@code --metrics-port} loads are in
+     * the cache. No device: nothing of jublk's own is registered.
+     */
+    public static void warmUp() throws IOException {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        prometheusConventions(registry);
+        bindJvmAndProcess(registry);
+        try (JvmGcMetrics gc = new JvmGcMetrics()) {
+            gc.bindTo(registry);
+            HTTPServer http = HTTPServer.builder().hostname("127.0.0.1").port(0)
+                    .registry(registry.getPrometheusRegistry()).buildAndStart();
+            http.close();
+            registry.scrape();
+        } finally {
+            registry.close();
+        }
+    }
+
     public int port() {
         return http.getPort();
     }

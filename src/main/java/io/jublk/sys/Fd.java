@@ -50,6 +50,15 @@ public final class Fd implements AutoCloseable {
         return v;
     }
 
+    /** Gives the descriptor up to a new owner: this no longer closes it. */
+    public int release() {
+        int v = fd.getAndSet(-1);
+        if (v < 0) {
+            throw new IllegalStateException(name + " is closed");
+        }
+        return v;
+    }
+
     public boolean isOpen() {
         return fd.get() >= 0;
     }

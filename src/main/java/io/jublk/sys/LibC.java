@@ -130,6 +130,10 @@ public final class LibC {
         static final MethodHandle H = errnoCall("socket",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     }
+    private static final class SocketpairH {
+        static final MethodHandle H = errnoCall("socketpair",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    }
     private static final class ConnectH {
         static final MethodHandle H = errnoCall("connect",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
@@ -381,6 +385,17 @@ public final class LibC {
         MemorySegment cs = capture();
         try {
             int r = (int) SocketH.H.invokeExact(cs, domain, type, protocol);
+            return r < 0 ? -errno(cs) : r;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** socketpair(2): the two descriptors go into {@code pair} (two ints). */
+    public static int rawSocketpair(int domain, int type, int protocol, MemorySegment pair) {
+        MemorySegment cs = capture();
+        try {
+            int r = (int) SocketpairH.H.invokeExact(cs, domain, type, protocol, pair);
             return r < 0 ? -errno(cs) : r;
         } catch (Throwable t) {
             throw unexpected(t);

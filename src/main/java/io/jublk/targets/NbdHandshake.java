@@ -19,7 +19,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
 import java.time.Duration;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLException;
 
 /**
  * The NBD handshake, blocking, on a socket of its own: connect, the fixed newstyle negotiation, NBD_OPT_GO with an
@@ -27,6 +31,10 @@ import java.time.Duration;
  * `ublk add` (once per connection) and on a reconnect, on a thread that may wait; the transmission phase then runs
  * on a queue's ring. Every wait is bounded by one deadline, so a server that says nothing, or something else,
  * costs at most that long.
+ *
+ * <p>With {@link NbdTls}, NBD_OPT_STARTTLS follows the greeting, then the TLS handshake, and the options are
+ * negotiated again inside TLS (the protocol forgets everything said before it); the socket then goes to an
+ * {@link NbdTlsRelay}, and the connection's socket is the queue's end of the relay.
  *
  * <p>Whatever goes wrong becomes a {@link ConfigException} of one line that names the server: no server, an export
  * it refuses, TLS it requires, another protocol on the port.
@@ -37,6 +45,8 @@ public final class NbdHandshake {
     private static final ValueLayout.OfShort BE_SHORT = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     /** The most of an option reply's data read into memory; the rest is skipped. */
     private static final int MAX_REPLY_DATA = 64 * 1024;
+    /** A TLS record and its plain text fit (16 KiB and its overhead); twice that, and records can queue. */
+    private static final int TLS_BUFFER = 64 * 1024;
 
     /**
      * The export a handshake ended in.
@@ -65,13 +75,23 @@ public final class NbdHandshake {
     private final String exportName;
     private final long deadline;
     private final Duration timeout;
+    private final NbdTls tls;
+    /** TLS, once STARTTLS was accepted: the engine, what came from the socket not yet unwrapped (fill mode), and
+     *  what was unwrapped not yet read (read mode). */
+    private SSLEngine engine;
+    private ByteBuffer netIn;
+    private MemorySegment netInMem;
+    private MemorySegment tlsOutMem;
+    private boolean tlsEstablished;
+    private ByteBuffer plainIn;
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment buf = arena.allocate(MAX_REPLY_DATA, 8);
     private final MemorySegment pollFd = arena.allocate(8, 4);
     private Fd fd;
 
-    private NbdHandshake(NbdAddress address, String exportName, Duration timeout) {
+    private NbdHandshake(NbdAddress address, String exportName, Duration timeout, NbdTls tls) {
         this.address = address;
+        this.tls = tls;
         this.exportName = exportName;
         this.timeout = timeout;
         this.deadline = System.nanoTime() + timeout.toNanos();
@@ -82,11 +102,29 @@ public final class NbdHandshake {
      * {@code timeout}.
      */
     public static Connected connect(NbdAddress address, String exportName, Duration timeout) {
-        NbdHandshake h = new NbdHandshake(address, exportName, timeout);
+        return connect(address, exportName, timeout, null);
+    }
+
+    /** As {@link #connect(NbdAddress, String, Duration)}, over TLS when {@code tls} is not null. */
+    public static Connected connect(NbdAddress address, String exportName, Duration timeout, NbdTls tls) {
+        NbdHandshake h = new NbdHandshake(address, exportName, timeout, tls);
         try {
             Export e = h.run();
             Fd socket = h.fd;
             h.fd = null;
+            if (h.engine != null) {
+                if (h.plainIn.hasRemaining()) {
+                    throw new ConfigException(h.server() + " broke the protocol: it sent data after its reply to "
+                            + "NBD_OPT_GO");
+                }
+                byte[] leftover = new byte[h.netIn.position()];
+                h.netIn.flip().get(leftover);
+                int s = NbdTlsRelay.start(h.engine, socket.release(), leftover, address.toString());
+                if (s < 0) {
+                    throw new ConfigException("cannot make a socket pair for TLS to " + h.server() + ": " + errno(s));
+                }
+                socket = Fd.adopt(s, "NBD over TLS to " + address);
+            }
             return new Connected(socket, e);
         } finally {
             if (h.fd != null) {
@@ -127,6 +165,13 @@ public final class NbdHandshake {
         boolean noZeroes = (serverFlags & NBD_FLAG_NO_ZEROES) != 0;
         buf.set(BE_INT, 0, (fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (noZeroes ? NBD_FLAG_C_NO_ZEROES : 0));
         writeFully(4);
+        if (tls != null) {
+            if (!fixed) {
+                throw new ConfigException(server() + " does not speak the fixed newstyle handshake, so it cannot "
+                        + "start TLS (leave out --tls)");
+            }
+            startTls();
+        }
         Export e = fixed ? go() : null;
         if (e == null) {
             e = exportName(noZeroes);
@@ -191,9 +236,8 @@ public final class NbdHandshake {
             String message = got > 0 ? ": " + buf.asSlice(0, got).getString(0, StandardCharsets.UTF_8).strip() : "";
             throw new ConfigException(switch (type) {
                 case NBD_REP_ERR_UNKNOWN -> server() + " has no " + export() + message;
-                case NBD_REP_ERR_TLS_REQD -> server() + " requires TLS for " + export() + ", which jublk's nbd "
-                        + "target does not speak yet (serve it without TLS, e.g. on a Unix socket or 127.0.0.1)"
-                        + message;
+                case NBD_REP_ERR_TLS_REQD -> server() + " requires TLS for " + export() + ": add --tls (and "
+                        + "--tls-ca FILE with the authority that signed its certificate)" + message;
                 case NBD_REP_ERR_SHUTDOWN -> server() + " is shutting down" + message;
                 default -> server() + " refused " + export() + " (" + replyName(type) + ")" + message;
             });
@@ -263,6 +307,10 @@ public final class NbdHandshake {
     }
 
     private void readFully(int n, String what) {
+        if (engine != null) {
+            tlsReadFully(n, what);
+            return;
+        }
         int got = 0;
         while (got < n) {
             long r = LibC.rawRead(fd.get(), buf.asSlice(got, n - got), n - got);
@@ -279,16 +327,189 @@ public final class NbdHandshake {
     }
 
     private void writeFully(int n) {
+        if (engine != null) {
+            ByteBuffer src = buf.asSlice(0, n).asByteBuffer();
+            while (src.hasRemaining()) {
+                wrapAndSend(src);
+            }
+            return;
+        }
+        sendRaw(buf, n);
+    }
+
+    private void sendRaw(MemorySegment from, int n) {
         int sent = 0;
         while (sent < n) {
-            long r = LibC.rawSend(fd.get(), buf.asSlice(sent, n - sent), n - sent, LinuxUapi.MSG_NOSIGNAL);
+            long r = LibC.rawSend(fd.get(), from.asSlice(sent, n - sent), n - sent, LinuxUapi.MSG_NOSIGNAL);
             if (r >= 0) {
                 sent += (int) r;
             } else if (r == -Errno.EAGAIN || r == -Errno.EINTR) {
                 await(LinuxUapi.POLLOUT, "sending");
             } else {
-                throw new ConfigException("sending to " + server() + ": " + errno((int) r));
+                throw new ConfigException("sending to " + server() + ": " + errno((int) r) + afterTls());
             }
+        }
+    }
+
+    // ---- TLS ---------------------------------------------------------------------------------------------------
+
+    /** NBD_OPT_STARTTLS, then the TLS handshake; the options that follow go inside TLS. */
+    private void startTls() {
+        buf.set(BE_LONG, 0, IHAVEOPT);
+        buf.set(BE_INT, 8, NBD_OPT_STARTTLS);
+        buf.set(BE_INT, 12, 0);
+        writeFully(16);
+        while (true) {
+            readFully(20, "its reply to NBD_OPT_STARTTLS");
+            long magic = buf.get(BE_LONG, 0);
+            int option = buf.get(BE_INT, 8);
+            int type = buf.get(BE_INT, 12);
+            long length = Integer.toUnsignedLong(buf.get(BE_INT, 16));
+            if (magic != OPTION_REPLY_MAGIC || option != NBD_OPT_STARTTLS) {
+                throw new ConfigException(server() + " broke the protocol: its reply to NBD_OPT_STARTTLS has magic 0x"
+                        + Long.toHexString(magic) + " for option " + option);
+            }
+            int got = readData(length);
+            if (type == NBD_REP_ACK) {
+                break;
+            }
+            if ((type & NBD_REP_FLAG_ERROR) == 0) {
+                continue;
+            }
+            String message = got > 0 ? ": " + buf.asSlice(0, got).getString(0, StandardCharsets.UTF_8).strip() : "";
+            throw new ConfigException(server() + " does not offer TLS (" + replyName(type) + "; leave out --tls)"
+                    + message);
+        }
+        engine = tls.engine(address);
+        netInMem = arena.allocate(TLS_BUFFER, 8);
+        tlsOutMem = arena.allocate(TLS_BUFFER, 8);
+        netIn = netInMem.asByteBuffer();
+        plainIn = ByteBuffer.allocate(TLS_BUFFER).flip();
+        try {
+            engine.beginHandshake();
+            ByteBuffer none = ByteBuffer.allocate(0);
+            while (true) {
+                switch (engine.getHandshakeStatus()) {
+                    case NEED_WRAP -> wrapAndSend(none);
+                    case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
+                        if (!unwrap()) {
+                            receive("its TLS handshake");
+                        }
+                    }
+                    case NEED_TASK -> runTasks();
+                    case FINISHED, NOT_HANDSHAKING -> {
+                        tlsEstablished = true;
+                        return;
+                    }
+                }
+            }
+        } catch (SSLException e) {
+            throw new ConfigException(tlsFailure(e));
+        }
+    }
+
+    private String tlsFailure(SSLException e) {
+        String m = String.valueOf(e.getMessage());
+        String where = "TLS with " + server() + " failed: ";
+        if (m.contains("PKIX") || m.contains("certification path")) {
+            return where + "its certificate is not signed by an authority jublk trusts (give it with --tls-ca FILE)";
+        }
+        if (m.contains("No subject alternative") || m.contains("No name matching")) {
+            return where + "its certificate is not for " + tls.hostname() + " (" + m
+                    + "; --tls-hostname NAME checks another name)";
+        }
+        return where + m;
+    }
+
+    /** Unwraps one record from {@link #netIn} into {@link #plainIn}; false when more must be received first. */
+    private boolean unwrap() throws SSLException {
+        netIn.flip();
+        plainIn.compact();
+        SSLEngineResult r;
+        try {
+            r = engine.unwrap(netIn, plainIn);
+        } finally {
+            netIn.compact();
+            plainIn.flip();
+        }
+        switch (r.getStatus()) {
+            case BUFFER_UNDERFLOW -> {
+                if (netIn.position() == netIn.capacity()) {
+                    throw new ConfigException(server() + " sent a TLS record larger than " + TLS_BUFFER + " bytes");
+                }
+                return false;
+            }
+            case CLOSED -> throw new ConfigException(server() + " ended the TLS session during the handshake");
+            case BUFFER_OVERFLOW -> throw new ConfigException(server() + " sent more than the handshake expected");
+            case OK -> { }
+        }
+        if (r.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) {
+            runTasks();
+        }
+        return true;
+    }
+
+    private void runTasks() {
+        for (Runnable t; (t = engine.getDelegatedTask()) != null; ) {
+            t.run();
+        }
+    }
+
+    /** Wraps (part of) {@code src}, or a handshake message, and sends it. */
+    private void wrapAndSend(ByteBuffer src) {
+        ByteBuffer o = tlsOutMem.asByteBuffer();
+        try {
+            SSLEngineResult r = engine.wrap(src, o);
+            if (r.getStatus() != SSLEngineResult.Status.OK) {
+                throw new ConfigException("TLS with " + server() + ": the session ended (" + r.getStatus() + ")");
+            }
+            sendRaw(tlsOutMem, r.bytesProduced());
+        } catch (SSLException e) {
+            throw new ConfigException(tlsFailure(e));
+        }
+    }
+
+    /** Receives from the socket into {@link #netIn} (a view of {@link #netInMem}). */
+    private void receive(String what) {
+        while (true) {
+            int pos = netIn.position();
+            long r = LibC.rawRead(fd.get(), netInMem.asSlice(pos, netIn.limit() - pos), netIn.limit() - pos);
+            if (r > 0) {
+                netIn.position(pos + (int) r);
+                return;
+            } else if (r == 0) {
+                throw new ConfigException(server() + " closed the connection instead of sending " + what
+                        + afterTls());
+            } else if (r == -Errno.EAGAIN || r == -Errno.EINTR) {
+                await(LinuxUapi.POLLIN, "waiting for " + what);
+            } else {
+                throw new ConfigException("reading " + what + " from " + server() + ": " + errno((int) r)
+                        + afterTls());
+            }
+        }
+    }
+
+    /** A server that verifies its clients says no only after the handshake (TLS 1.3): by closing. */
+    private String afterTls() {
+        return tlsEstablished ? " (after the TLS handshake: a server that verifies its clients does this when it "
+                + "refuses the client certificate, or gets none: see --tls-cert and --tls-key)" : "";
+    }
+
+    private void tlsReadFully(int n, String what) {
+        int got = 0;
+        try {
+            while (got < n) {
+                if (plainIn.hasRemaining()) {
+                    int k = Math.min(n - got, plainIn.remaining());
+                    MemorySegment.copy(plainIn.array(), plainIn.arrayOffset() + plainIn.position(), buf, JAVA_BYTE, got, k);
+                    plainIn.position(plainIn.position() + k);
+                    got += k;
+                } else if (!unwrap()) {
+                    receive(what);
+                }
+            }
+        } catch (SSLException e) {
+            throw new ConfigException(tlsFailure(e));
         }
     }
 

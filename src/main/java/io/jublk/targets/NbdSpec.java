@@ -24,9 +24,15 @@ import picocli.CommandLine.Option;
  * @param connections    connections (one per queue) asked for, or null for as many as --queues
  * @param timeoutSeconds how long requests are held while the server is away, or wait for a reply, before EIO
  * @param size           the device's size, once opened
+ * @param tls            TLS to the server (its files as absolute paths), or null for none
  */
 public record NbdSpec(String socket, String host, int port, String export, Integer connections, long timeoutSeconds,
-        Long size) implements TargetSpec {
+        Long size, NbdTls.Spec tls) implements TargetSpec {
+
+    public NbdSpec(String socket, String host, int port, String export, Integer connections, long timeoutSeconds,
+            Long size) {
+        this(socket, host, port, export, connections, timeoutSeconds, size, null);
+    }
 
     public static final TargetType<NbdSpec> TYPE = TargetType.of("nbd", NbdSpec.class, Options::new)
             .withColumns("remote", "export");
@@ -65,16 +71,44 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
                         + "or for a reply, before they fail with EIO (default: ${DEFAULT-VALUE}).")
         long timeout;
 
+        @Option(names = "--tls", description = "TLS to the server (NBD_OPT_STARTTLS), with Java's TLS; the device is "
+                + "not made if the server does not offer it. Implied by the --tls-* options.")
+        boolean tls;
+
+        @Option(names = "--tls-ca", paramLabel = "FILE", description = "PEM certificate(s) of the authorities that "
+                + "sign the server's certificate (default: the JDK's trusted authorities).")
+        Path tlsCa;
+
+        @Option(names = "--tls-cert", paramLabel = "FILE", description = "A client certificate (PEM chain) for "
+                + "servers that verify their clients; with --tls-key.")
+        Path tlsCert;
+
+        @Option(names = "--tls-key", paramLabel = "FILE", description = "The client certificate's private key: PEM, "
+                + "unencrypted PKCS#8 ('BEGIN PRIVATE KEY').")
+        Path tlsKey;
+
+        @Option(names = "--tls-hostname", paramLabel = "NAME", description = "The name the server's certificate "
+                + "must carry (default: --host; with --socket and no name, only the certificate chain is checked).")
+        String tlsHostname;
+
         @Override
         public NbdSpec spec() {
             String path = server.socket != null ? server.socket.toAbsolutePath().toString() : null;
-            return new NbdSpec(path, server.host, port, export, connections, timeout, null);
+            NbdTls.Spec t = tls || tlsCa != null || tlsCert != null || tlsKey != null || tlsHostname != null
+                    ? new NbdTls.Spec(abs(tlsCa), abs(tlsCert), abs(tlsKey), tlsHostname) : null;
+            return new NbdSpec(path, server.host, port, export, connections, timeout, null, t);
+        }
+
+        private static String abs(Path p) {
+            return p == null ? null : p.toAbsolutePath().toString();
         }
     }
 
+    /** The target's configuration; the TLS files are read here. */
     NbdTarget.Config config() {
-        return new NbdTarget.Config(new NbdAddress(socket, host, port), export == null ? "" : export, connections,
-                Duration.ofSeconds(timeoutSeconds));
+        NbdAddress address = new NbdAddress(socket, host, port);
+        return new NbdTarget.Config(address, export == null ? "" : export, connections,
+                Duration.ofSeconds(timeoutSeconds), tls == null ? null : NbdTls.load(tls, address));
     }
 
     @Override
@@ -110,8 +144,8 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
             warnings.add(t.where() + " has " + t.export().size() + " bytes, not a whole number of "
                     + t.logicalBlockSize() + "-byte blocks: the device serves the first " + t.sizeBytes());
         }
-        return new Opened(t, new NbdSpec(socket, host, port, export, connections, timeoutSeconds, t.sizeBytes()),
-                warnings);
+        return new Opened(t, new NbdSpec(socket, host, port, export, connections, timeoutSeconds, t.sizeBytes(),
+                tls), warnings);
     }
 
     @Override
@@ -124,6 +158,9 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
         Map<String, String> m = new LinkedHashMap<>();
         m.put("remote", new NbdAddress(socket, host, port).toString());
         m.put("export", export == null || export.isEmpty() ? "(default)" : export);
+        if (tls != null) {
+            m.put("tls", tls.hostname() != null ? "yes (" + tls.hostname() + ")" : "yes");
+        }
         return m;
     }
 }

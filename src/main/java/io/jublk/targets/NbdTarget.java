@@ -43,8 +43,13 @@ public final class NbdTarget implements Target {
      * @param connections connections (= queues) asked for, or null for as many as the device's queues
      * @param timeout     how long requests are held while the server cannot be reached, and how long a request may
      *                    wait for its reply, before they fail
+     * @param tls         TLS to the server, or null for none
      */
-    public record Config(NbdAddress address, String export, Integer connections, Duration timeout) {}
+    public record Config(NbdAddress address, String export, Integer connections, Duration timeout, NbdTls tls) {
+        public Config(NbdAddress address, String export, Integer connections, Duration timeout) {
+            this(address, export, connections, timeout, null);
+        }
+    }
 
     private final Config config;
     private final NbdHandshake.Export export;
@@ -70,7 +75,8 @@ public final class NbdTarget implements Target {
      * @param logicalBlockSize asked for, or null: the export's minimum block size, at least 512
      */
     public static NbdTarget open(Config config, Integer logicalBlockSize) {
-        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config));
+        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config),
+                config.tls());
         try {
             int lbs = blockSize(c.export(), logicalBlockSize, config);
             if (c.export().size() < lbs) {
@@ -188,6 +194,9 @@ public final class NbdTarget implements Target {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("server", config.address().toString());
         m.put("export", config.export());
+        if (config.tls() != null) {
+            m.put("tls", config.tls().hostname() != null ? "verifying " + config.tls().hostname() : "verifying the chain");
+        }
         m.put("flags", Nbd.describeFlags(export.flags()));
         m.put("block_sizes", export.minBlock() + "/" + export.preferredBlock() + "/"
                 + Integer.toUnsignedString(export.maxPayload()));
@@ -223,7 +232,8 @@ public final class NbdTarget implements Target {
 
     /** A new connection to the same export, or ConfigException (also when the export is not the same any more). */
     NbdHandshake.Connected connect() {
-        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config));
+        NbdHandshake.Connected c = NbdHandshake.connect(config.address(), config.export(), handshakeTimeout(config),
+                config.tls());
         NbdHandshake.Export e = c.export();
         if (e.size() != export.size() || (e.has(Nbd.NBD_FLAG_READ_ONLY) && !export.has(Nbd.NBD_FLAG_READ_ONLY))) {
             c.close();

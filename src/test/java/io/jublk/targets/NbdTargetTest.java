@@ -341,7 +341,7 @@ class NbdTargetTest {
         nbdkit("--tls=require", "--tls-psk=" + psk, "memory", "1M");
         ConfigException tls = assertThrows(ConfigException.class, () -> open(5));
         assertTrue(tls.getMessage().startsWith("the NBD server at unix:" + socket() + " requires TLS for the default "
-                + "export, which jublk's nbd target does not speak yet"), tls.getMessage());
+                + "export: add --tls"), tls.getMessage());
         for (ConfigException e : List.of(none, refused, tls)) {
             assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
         }
@@ -374,5 +374,149 @@ class NbdTargetTest {
             assertEquals(2, t.reconnects.get());
             assertEquals(0, t.protocolErrors.get());
         }
+    }
+
+    // ---- TLS ---------------------------------------------------------------------------------------------------
+
+    /** A CA, a server certificate it signed (for localhost and 127.0.0.1) as nbdkit wants them, and a client's. */
+    private Path certificates(String caName) throws Exception {
+        Path d = Files.createDirectories(dir.resolve("pki-" + caName));
+        openssl(d, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days",
+                "2", "-subj", "/CN=" + caName, "-keyout", "ca-key.pem", "-out", "ca-cert.pem");
+        for (String who : List.of("server", "client")) {
+            openssl(d, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+                    "/CN=" + (who.equals("server") ? "localhost" : "jublk"), "-keyout", who + "-key.pem", "-out",
+                    who + ".csr");
+            Files.writeString(d.resolve(who + ".ext"), who.equals("server")
+                    ? "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+                    : "extendedKeyUsage=clientAuth\n");
+            openssl(d, "x509", "-req", "-in", who + ".csr", "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem",
+                    "-CAcreateserial", "-days", "2", "-extfile", who + ".ext", "-out", who + "-cert.pem");
+        }
+        return d;
+    }
+
+    private static void openssl(Path cwd, String... args) throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed (bin/test installs it)");
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/openssl"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), "openssl " + String.join(" ", args) + ": " + out);
+    }
+
+    private NbdTarget openTls(NbdTls.Spec spec, int timeoutSeconds) {
+        NbdAddress a = new NbdAddress(socket().toString(), null, Nbd.DEFAULT_PORT);
+        return NbdTarget.open(new NbdTarget.Config(a, "", null, Duration.ofSeconds(timeoutSeconds),
+                NbdTls.load(spec, a)), null);
+    }
+
+    /**
+     * A server that requires TLS: refused with one line without --tls; with it, every byte of every size arrives,
+     * and a server killed and restarted with requests in flight gets them again over a new TLS session.
+     */
+    @Test
+    void overTlsEveryByteArrivesAndARestartedServerGetsTheRequestsAgain() throws Exception {
+        Path pki = certificates("ca");
+        Path file = dir.resolve("export.img");
+        Files.write(file, random(42, 16 * IO));
+        String[] server = {"--tls=require", "--tls-certificates=" + pki, "file", "file=" + file};
+        Process p = nbdkit(server);
+        ConfigException plain = assertThrows(ConfigException.class, () -> open(5));
+        assertTrue(plain.getMessage().contains("requires TLS") && plain.getMessage().contains("--tls"),
+                plain.getMessage());
+        NbdTls.Spec spec = new NbdTls.Spec(pki.resolve("ca-cert.pem").toString(), null, null, "localhost");
+        try (NbdTarget t = openTls(spec, 30); HostQueue q = HostQueue.open(t, DEPTH, IO, false)) {
+            assertEquals(16L * IO, t.sizeBytes());
+            assertEquals("verifying localhost", t.describe().get("tls"));
+            for (int tag = 0; tag < DEPTH; tag++) {
+                int n = SIZES[tag % SIZES.length];
+                fill(q, tag, random(tag, n));
+                q.start(tag, Ublk.UBLK_IO_OP_WRITE, 0, (long) tag * IO >> 9, n >> 9);
+            }
+            q.awaitAll();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                assertEquals(SIZES[tag % SIZES.length], q.result(tag), "write on tag " + tag);
+            }
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+            byte[] all = Files.readAllBytes(file);
+            for (int tag = 0; tag < DEPTH; tag++) {
+                int n = SIZES[tag % SIZES.length];
+                assertArrayEquals(random(tag, n), Arrays.copyOfRange(all, tag * IO, tag * IO + n), "on the file, tag "
+                        + tag);
+                q.data(tag).fill((byte) 0);
+                q.start(tag, Ublk.UBLK_IO_OP_READ, 0, (long) tag * IO >> 9, n >> 9);
+            }
+            q.awaitAll();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                int n = SIZES[tag % SIZES.length];
+                assertEquals(n, q.result(tag), "read on tag " + tag);
+                assertArrayEquals(random(tag, n), data(q, tag, n), "read back, tag " + tag);
+            }
+
+            q.answerTimeout(Duration.ofSeconds(20));
+            p.destroyForcibly().waitFor();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                fill(q, tag, random(500 + tag, IO));
+                q.start(tag, Ublk.UBLK_IO_OP_WRITE, 0, (long) tag * IO >> 9, IO >> 9);
+            }
+            Thread.sleep(1500);
+            nbdkit(server);
+            q.awaitAll();
+            for (int tag = 0; tag < DEPTH; tag++) {
+                assertEquals(IO, q.result(tag), "tag " + tag + " after the restart");
+            }
+            assertEquals(0, q.run(0, Ublk.UBLK_IO_OP_FLUSH, 0, 0, 0));
+            all = Files.readAllBytes(file);
+            for (int tag = 0; tag < DEPTH; tag++) {
+                assertArrayEquals(random(500 + tag, IO), Arrays.copyOfRange(all, tag * IO, (tag + 1) * IO),
+                        "tag " + tag + " after the restart");
+            }
+            assertEquals(1, t.reconnects.get());
+            assertEquals(0, t.protocolErrors.get());
+        }
+    }
+
+    /** What cannot be trusted is refused at open, with one line that says what to change. */
+    @Test
+    void tlsRefusesWhatItCannotTrustWithOneLine() throws Exception {
+        Path pki = certificates("ca");
+        Path other = certificates("other");
+        nbdkit("--tls=require", "--tls-certificates=" + pki, "--tls-verify-peer", "memory", "8M");
+        String ca = pki.resolve("ca-cert.pem").toString();
+        String client = pki.resolve("client-cert.pem").toString();
+        String key = pki.resolve("client-key.pem").toString();
+
+        ConfigException e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(
+                other.resolve("ca-cert.pem").toString(), client, key, "localhost"), 5));
+        assertTrue(e.getMessage().contains("--tls-ca"), e.getMessage());
+        e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(ca, client, key, "nbd.example"), 5));
+        assertTrue(e.getMessage().contains("not for nbd.example"), e.getMessage());
+        e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(ca, null, null, "localhost"), 5));
+        assertTrue(e.getMessage().contains("refuses the client certificate, or gets none"), e.getMessage());
+        e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(ca, client, null, null), 5));
+        assertTrue(e.getMessage().contains("--tls-cert and --tls-key go together"), e.getMessage());
+        e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(ca, client, ca, null), 5));
+        assertTrue(e.getMessage().contains("--tls-key " + ca + ": a 'CERTIFICATE'"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line");
+
+        try (NbdTarget t = openTls(new NbdTls.Spec(ca, client, key, null), 10);
+                HostQueue q = HostQueue.open(t, DEPTH, IO, false)) {
+            assertEquals("verifying the chain", t.describe().get("tls"), "a Unix socket and no name: the chain");
+            fill(q, 0, random(9, IO));
+            assertEquals(IO, q.write(0, 0, IO, Ublk.UBLK_IO_F_FUA));
+            q.data(0).fill((byte) 0);
+            assertEquals(IO, q.read(0, 0, IO));
+            assertArrayEquals(random(9, IO), data(q, 0, IO), "with the client certificate the server verifies");
+        }
+    }
+
+    @Test
+    void tlsToAServerWithoutTlsIsRefusedWithOneLine() throws Exception {
+        Path pki = certificates("ca");
+        nbdkit("--tls=off", "memory", "8M");
+        ConfigException e = assertThrows(ConfigException.class, () -> openTls(new NbdTls.Spec(
+                pki.resolve("ca-cert.pem").toString(), null, null, null), 5));
+        assertTrue(e.getMessage().contains("does not offer TLS"), e.getMessage());
     }
 }
