@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * UBLK_F_BATCH_IO ({@code ublk add --batch}): the same fio verification as {@link FioVerifyTest} on a device whose
  * queues take tags and give answers many per command: loop direct with two queues and buffered with one (a queue
  * thread answers), and CompressedRamDisk, whose answers come from its worker threads through the mailbox and leave
- * in the queue's next COMMIT_IO_CMDS. Enough requests to use up a queue's two fetch buffers (2048 tags each at depth 128), so fetch
- * commands are re-armed on the way.
+ * in the queue's next COMMIT_IO_CMDS. Enough requests to use up a queue's two fetch buffers (2048 tags each at
+ * depth 128), so fetch commands are re-armed on the way (surely so on the one-queue device).
  */
 @ExtendWith(UblkKernel.class)
 class BatchIoTest {
@@ -44,8 +44,9 @@ class BatchIoTest {
                         "--randrepeat=0", "--group_reporting");
             }
             long writes = d.completed(QueueStats.OP_WRITE);
-            // 5632 writes in all: more than the 2 × 2048 tags both fetch buffers of a queue hold on at least one queue.
-            assertTrue(writes >= 5632, "the queues served " + writes + " writes");
+            // fio issues 5632 writes (the block layer may merge some): more than the 2 × 2048 tags a queue's two fetch
+            // buffers hold, so with one queue both were used up and re-armed.
+            assertTrue(writes > 2 * 2048, "the queues served " + writes + " writes");
             d.stop();
         }
     }
