@@ -6,7 +6,7 @@
 # and `ublk recover` keep the data and the device serving (the new server PREPs every tag again); nothing is left
 # behind. Copying (elements carry the buffer's address), direct with 2 queues and buffered with 1, and answers from
 # a target's own threads are the in-VM tier's BatchIoTest, which starts no JVM per device. JVM starts are kept few
-# here too: the record, not `ublk list`, says what the kernel gave. 158 s on a loaded host.
+# here too: the record, not `ublk list`, says what the kernel gave. 147-158 s on a loaded host.
 # vm-test: --disk 1G
 # vm-test-seconds: 170
 . "$(dirname "$0")/lib/scenario.sh"
