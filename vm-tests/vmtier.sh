@@ -5,7 +5,7 @@
 # the JVM exits non-zero if any failed or did not run. The harness adds: no kernel warning.
 # ARGS: test classes to run (simple names, e.g. LoopContentTest), default all of them.
 # vm-test: --disk 2G --timeout 2400
-# vm-test-seconds: 640
+# vm-test-seconds: 710
 . "$(dirname "$0")/lib/scenario.sh"
 scratch_fs
 

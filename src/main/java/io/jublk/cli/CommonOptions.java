@@ -49,6 +49,10 @@ final class CommonOptions {
             + "it starts (UBLK_F_NO_AUTO_PART_SCAN).")
     boolean noPartitionScan;
 
+    @Option(names = "--batch", description = "Requests come from the kernel and answers go back many per command "
+            + "(UBLK_F_BATCH_IO, Linux 7.0+) instead of one command per request.")
+    boolean batch;
+
     /** The serial asked for, in canonical form, or null for a new one. */
     String serial() {
         return serial != null ? Serial.parse(serial, "--serial") : null;
@@ -60,6 +64,6 @@ final class CommonOptions {
             throw new Errors.UserError("device id must be between 0 and 1048575, not " + id);
         }
         return new DeviceSpec(target, queues, depth, logicalBlockSize, DeviceSpec.Recovery.parse(recovery), metricsPort,
-                metricsAddress, noPartitionScan);
+                metricsAddress, noPartitionScan, batch);
     }
 }

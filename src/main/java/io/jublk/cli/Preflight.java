@@ -72,6 +72,10 @@ final class Preflight {
             throw new Errors.UserError("this kernel's ublk driver has no unprivileged devices (UBLK_F_UNPRIVILEGED_DEV): "
                     + "only root can add one");
         }
+        if ((missing & Ublk.UBLK_F_BATCH_IO) != 0) {
+            throw new Errors.UserError("--batch needs UBLK_F_BATCH_IO, which this kernel's ublk driver lacks (Linux 7.0 "
+                    + "or newer has it)");
+        }
         if ((missing & Ublk.UBLK_F_SAFE_STOP_DEV) != 0) {
             throw new Errors.UserError("--safe needs UBLK_F_SAFE_STOP_DEV, which this kernel's ublk driver lacks");
         }

@@ -15,16 +15,20 @@ import static io.jublk.uapi.IoUringUapi.IOSQE_FIXED_FILE;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import io.jublk.sys.Errno;
 import io.jublk.sys.LibC;
 import io.jublk.sys.Mmap;
 import io.jublk.sys.NativeException;
+import io.jublk.uapi.IoUringBuf;
 import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.Layouts;
 import io.jublk.uapi.LinuxUapi;
 import io.jublk.uapi.Ublk;
+import io.jublk.uapi.UblkBatchIo;
+import io.jublk.uapi.UblkElemHeader;
 import io.jublk.uapi.UblksrvIoCmd;
 import io.jublk.uapi.UblksrvIoDesc;
 import io.jublk.uring.CompletionHandler;
@@ -33,6 +37,7 @@ import io.jublk.uring.UserData;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,6 +54,12 @@ import java.util.concurrent.TimeUnit;
  * fetches the tag's next request. The kernel ends the cycle by completing the outstanding fetches with
  * UBLK_IO_RES_ABORT (STOP_DEV); once every tag is aborted and no target operation is in flight the thread
  * exits.
+ *
+ * <p>With UBLK_F_BATCH_IO ({@link Config#batch}) the cycle is the queue's, not each tag's: PREP_IO_CMDS hands
+ * every tag to the kernel once; two multishot FETCH_IO_CMDS, each with a provided-buffer ring of one buffer, complete
+ * with the tags of new requests (u16s, one completion after the other in the buffer until it is used up and
+ * re-armed); the answers of a loop turn go back in one COMMIT_IO_CMDS. STOP_DEV ends the fetches with ENODEV. The
+ * targets see no difference.
  *
  * <p>FETCH and COMMIT of a tag must come from the same OS thread (the 7.x driver enforces a per-I/O daemon
  * task), hence a platform thread, never a virtual one. All submissions of a loop turn go to the kernel in one
@@ -75,6 +86,22 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     static final int KIND_CANCEL = 4;
     /** An operation of the target's bound to no request: a 56-bit token in user_data. */
     static final int KIND_TOKEN = 5;
+    /** A batch command (UBLK_F_BATCH_IO): sub says which, tag the buffer it uses. */
+    static final int KIND_BATCH = 6;
+
+    private static final int BATCH_PREP = 1;
+    private static final int BATCH_COMMIT = 2;
+    private static final int BATCH_FETCH = 3;
+    /**
+     * Multishot FETCH_IO_CMDS per queue, each with a buffer group of its own: while one's buffer is used up and it
+     * is re-armed, the kernel hands tags to the other (kublk does the same).
+     */
+    private static final int FETCH_COMMANDS = 2;
+    /**
+     * COMMIT_IO_CMDS buffers: one is filled per loop turn; the kernel reads it when the command is issued, but it
+     * stays ours until the completion, so a few rotate.
+     */
+    private static final int COMMIT_BUFFERS = 4;
 
     private static final byte FETCHING = 1;
     private static final byte SERVING = 2;
@@ -104,9 +131,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * @param zeroCopy the device has UBLK_F_AUTO_BUF_REG: the kernel registers each request's own pages in this
      *                 queue's ring (slot = tag) when it hands the request over, and the target's reads and writes
      *                 use them directly; the queue has no buffers of its own
+     * @param batch    the device has UBLK_F_BATCH_IO: tags come and answers go many per command (PREP_IO_CMDS once,
+     *                 multishot FETCH_IO_CMDS, COMMIT_IO_CMDS once per loop turn) instead of FETCH_REQ and
+     *                 COMMIT_AND_FETCH_REQ per tag
      */
     public record Config(int devId, int queueId, int depth, int ioDescSize, int bufferBytes, int ublkcFd,
-            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher, boolean zeroCopy) {}
+            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher, boolean zeroCopy, boolean batch) {}
 
     private final Config cfg;
     private final Target target;
@@ -167,6 +197,25 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     private boolean registering;
     private final boolean[] reportedErrno = new boolean[QueueStats.MAX_ERRNO + 1];
     private boolean reportedWrongCount;
+
+    // UBLK_F_BATCH_IO, owned by the queue thread; memory in the I/O arena (the kernel writes tags into it).
+    private MemorySegment fetchBufs;
+    private MemorySegment bufRings;
+    private int fetchBytes;
+    private final int[] fetchOff = new int[FETCH_COMMANDS];
+    private int fetchesLive;
+    private MemorySegment commitBufs;
+    private int commitStride;
+    private int elemBytes;
+    private int batchFlags;
+    private final boolean[] commitBusy = new boolean[COMMIT_BUFFERS];
+    /** Answers not yet written into a COMMIT_IO_CMDS buffer; a tag is here at most once. */
+    private int[] pendTag;
+    private int[] pendRes;
+    private int pendN;
+    private boolean prepDone;
+    private int prepResult;
+    private boolean reportedCommitFailure;
 
     /**
      * @param onExit run on the queue thread when it ends, whatever the reason (e.g. to wake the daemon's main
@@ -366,6 +415,10 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         sendRecvFixed &= fixedBuffers;
 
         armWake();
+        if (cfg.batch()) {
+            setUpBatch(ioMemory, page);
+            return;
+        }
         for (int tag = 0; tag < depth; tag++) {
             ublkCmd(tag, Ublk.UBLK_U_IO_FETCH_REQ, 0);
         }
@@ -374,6 +427,127 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         if (r < 0) {
             throw new NativeException(r, "FETCH_REQ for queue " + cfg.queueId() + " of device " + cfg.devId());
         }
+    }
+
+    /**
+     * UBLK_F_BATCH_IO: PREP_IO_CMDS hands the kernel every tag (what START_DEV waits for), then the multishot
+     * fetches go in — not before: a queue whose server died stays canceling until every tag is prepared again, and
+     * the kernel answers a fetch on it with ENODEV.
+     */
+    private void setUpBatch(Arena ioMemory, int page) {
+        int depth = cfg.depth();
+        // With zero copy an element names the fixed-buffer slot for the request's pages (the tag); otherwise it
+        // carries the request buffer's address, which ublk copies data to and from.
+        elemBytes = (int) UblkElemHeader.SIZE + (cfg.zeroCopy() ? 0 : Long.BYTES);
+        batchFlags = cfg.zeroCopy() ? 0 : Ublk.UBLK_BATCH_F_HAS_BUF_ADDR;
+        commitStride = (int) Layouts.roundUp((long) depth * elemBytes, page);
+        commitBufs = Mmap.map(ioMemory, (long) commitStride * COMMIT_BUFFERS,
+                LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE, LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0,
+                "mmap batch commit buffers");
+        fetchBytes = (int) Layouts.roundUp(2L * depth, page);
+        fetchBufs = Mmap.map(ioMemory, (long) fetchBytes * FETCH_COMMANDS,
+                LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE, LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0,
+                "mmap batch fetch buffers");
+        // One provided-buffer ring of one entry per fetch command, a page each (the kernel pins it).
+        bufRings = Mmap.map(ioMemory, (long) page * FETCH_COMMANDS, LinuxUapi.PROT_READ | LinuxUapi.PROT_WRITE,
+                LinuxUapi.MAP_PRIVATE | LinuxUapi.MAP_ANONYMOUS, -1, 0, "mmap provided-buffer rings");
+        for (int b = 0; b < FETCH_COMMANDS; b++) {
+            // Consumed in pieces: each completion's tags follow the last one's in the same buffer.
+            ring.registerBufRing(bufRings.asSlice((long) b * page, page), 1, b, IoUringUapi.IOU_PBUF_RING_INC);
+        }
+        pendTag = new int[depth];
+        pendRes = new int[depth];
+
+        for (int tag = 0; tag < depth; tag++) {
+            writeElem(0, tag, tag, 0);
+        }
+        batchCmd(0, Ublk.UBLK_U_IO_PREP_IO_CMDS, BATCH_PREP, depth);
+        while (!prepDone) {
+            int r = ring.submitAndWait(1);
+            if (r < 0 && r != -Errno.EAGAIN && r != -Errno.EBUSY && r != -Errno.EINTR) {
+                throw new NativeException(r, "io_uring_enter on queue " + cfg.queueId());
+            }
+            ring.forEachCompletion(this);
+        }
+        if (prepResult < 0) {
+            throw new NativeException(prepResult, "PREP_IO_CMDS for queue " + cfg.queueId() + " of device "
+                    + cfg.devId());
+        }
+        for (int b = 0; b < FETCH_COMMANDS; b++) {
+            armFetch(b, page);
+        }
+        int r = ring.submit();
+        if (r < 0) {
+            throw new NativeException(r, "FETCH_IO_CMDS for queue " + cfg.queueId() + " of device " + cfg.devId());
+        }
+    }
+
+    /** Element {@code i} of commit buffer {@code b}. */
+    private void writeElem(int b, int i, int tag, int result) {
+        long e = (long) b * commitStride + (long) i * elemBytes;
+        commitBufs.set(JAVA_SHORT, e + UblkElemHeader.TAG, (short) tag);
+        commitBufs.set(JAVA_SHORT, e + UblkElemHeader.BUF_INDEX, (short) (cfg.zeroCopy() ? tag : 0));
+        commitBufs.set(JAVA_INT, e + UblkElemHeader.RESULT, result);
+        if (!cfg.zeroCopy()) {
+            commitBufs.set(JAVA_LONG, e + UblkElemHeader.SIZE, requests[tag].bufferAddress());
+        }
+    }
+
+    /** PREP_IO_CMDS or COMMIT_IO_CMDS of {@code n} elements in commit buffer {@code b}. */
+    private void batchCmd(int b, int cmdOp, int which, int n) {
+        long sqe = ring.sqe();
+        long cmd = ring.prepUringCmd(sqe, 0, cmdOp, UserData.encode(b, KIND_BATCH, which, n));
+        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        ring.sqes().set(JAVA_LONG, sqe + IoUringSqe.ADDR, commitBufs.address() + (long) b * commitStride);
+        ring.sqes().set(JAVA_INT, sqe + IoUringSqe.LEN, n * elemBytes);
+        UblkBatchIo.write(ring.sqes(), cmd, cfg.queueId(), batchFlags, n, elemBytes);
+        commitBusy[b] = true;
+        ublkInflight++;
+    }
+
+    /**
+     * Gives fetch command {@code b} its whole buffer again (the one entry of its provided-buffer ring) and queues
+     * the command: multishot, so it completes once per batch of tags until the buffer is used up.
+     */
+    private void armFetch(int b, int page) {
+        long entry = (long) b * page;
+        bufRings.set(JAVA_LONG, entry + IoUringBuf.ADDR, fetchBufs.address() + (long) b * fetchBytes);
+        bufRings.set(JAVA_INT, entry + IoUringBuf.LEN, fetchBytes);
+        bufRings.set(JAVA_SHORT, entry + IoUringBuf.BID, (short) 0);
+        short tail = bufRings.get(JAVA_SHORT, entry + IoUringBuf.RING_TAIL);
+        // The entry must be visible before the tail that publishes it.
+        VarHandle.releaseFence();
+        bufRings.set(JAVA_SHORT, entry + IoUringBuf.RING_TAIL, (short) (tail + 1));
+        fetchOff[b] = 0;
+
+        long sqe = ring.sqe();
+        long cmd = ring.prepUringCmd(sqe, 0, Ublk.UBLK_U_IO_FETCH_IO_CMDS, UserData.encode(b, KIND_BATCH,
+                BATCH_FETCH, 0));
+        ring.sqeFlags(sqe, IOSQE_FIXED_FILE | IoUringUapi.IOSQE_BUFFER_SELECT);
+        ring.sqes().set(JAVA_SHORT, sqe + IoUringSqe.BUF_GROUP, (short) b);
+        ring.sqes().set(JAVA_INT, sqe + IoUringSqe.URING_CMD_FLAGS, IoUringUapi.IORING_URING_CMD_MULTISHOT);
+        UblkBatchIo.write(ring.sqes(), cmd, cfg.queueId(), 0, Math.min(fetchBytes / 2, 0xffff), 2);
+        fetchesLive++;
+        ublkInflight++;
+    }
+
+    /** Writes the answers gathered this turn into a free commit buffer and queues COMMIT_IO_CMDS for them. */
+    private void flushCommits() {
+        if (pendN == 0) {
+            return;
+        }
+        int b = 0;
+        while (b < COMMIT_BUFFERS && commitBusy[b]) {
+            b++;
+        }
+        if (b == COMMIT_BUFFERS) {
+            return; // all in flight: their completions come with the next wait, then these go
+        }
+        for (int i = 0; i < pendN; i++) {
+            writeElem(b, i, pendTag[i], pendRes[i]);
+        }
+        batchCmd(b, Ublk.UBLK_U_IO_COMMIT_IO_CMDS, BATCH_COMMIT, pendN);
+        pendN = 0;
     }
 
     private void pinAndMarkThread() {
@@ -402,9 +576,10 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     private void loop() {
-        while (!abandon && (active > 0 || backendInflight > 0 || (handingOver && !quiesced))) {
+        while (!abandon && (live() || backendInflight > 0 || (handingOver && !quiesced))) {
             takeAnswers();
             if (quiesced && serving == 0 && backendInflight == 0) {
+                flushCommits();
                 // Every request the kernel gave this queue is answered: the last answers go to the kernel (which
                 // completes each request as it takes its COMMIT_AND_FETCH_REQ), and the queue leaves.
                 int r = ring.submit();
@@ -424,6 +599,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                     waitNanos = next - now;
                 }
             }
+            flushCommits();
             // An answer that came meanwhile: submit and reap without waiting, so that a steady stream of answers
             // still lets the commits out and the completions in.
             boolean block = mailbox.mayBlock();
@@ -437,6 +613,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             }
             ring.forEachCompletion(this);
         }
+    }
+
+    /**
+     * The kernel may still hand this queue requests, or the queue holds some: per tag, a tag not yet aborted; in
+     * batch mode, a live fetch command, a request being served or an answer not yet sent.
+     */
+    private boolean live() {
+        return cfg.batch() ? fetchesLive > 0 || serving > 0 || pendN > 0 : active > 0;
     }
 
     /** Commits what completers answered since the last turn. */
@@ -566,7 +750,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
                     + (wakeArmed ? "the" : "no") + " wake read still outstanding "
                     + TimeUnit.NANOSECONDS.toSeconds(DRAIN_NANOS) + " s after they were cancelled";
         }
-        if (ublkInflight > 0 && !cfg.zeroCopy() && (ring.setupFlags() & IORING_SETUP_DEFER_TASKRUN) == 0) {
+        // In batch mode ublk also writes tags into the fetch buffers, zero copy or not.
+        if (ublkInflight > 0 && (!cfg.zeroCopy() || cfg.batch())
+                && (ring.setupFlags() & IORING_SETUP_DEFER_TASKRUN) == 0) {
             return ublkInflight + " ublk command(s) outstanding when the ring closed, on a ring without"
                     + " DEFER_TASKRUN: ublk may still copy a request's data into a buffer until this thread exits";
         }
@@ -618,6 +804,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             case KIND_UBLK -> ublkDone(tag, res);
             case KIND_TARGET -> targetDone(tag, UserData.sub(userData), res, flags);
             case KIND_TOKEN -> tokenDone(UserData.token(userData), res);
+            case KIND_BATCH -> batchDone(tag, UserData.sub(userData), UserData.data(userData), res, flags);
             case KIND_WAKE -> {
                 wakeArmed = false;
                 if (stopRequested) {
@@ -654,6 +841,78 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             }
             state[tag] = DONE;
             active--;
+        }
+    }
+
+    private void batchDone(int b, int which, int n, int res, int flags) {
+        switch (which) {
+            case BATCH_PREP -> {
+                ublkInflight--;
+                commitBusy[b] = false;
+                prepDone = true;
+                prepResult = res;
+            }
+            case BATCH_COMMIT -> {
+                ublkInflight--;
+                commitBusy[b] = false;
+                if (res != n * elemBytes && !reportedCommitFailure) {
+                    // The kernel took the elements before the one it refused (res bytes) or none (-errno); a refused
+                    // tag's request stays unanswered. Not expected from a correct server.
+                    reportedCommitFailure = true;
+                    LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": COMMIT_IO_CMDS of " + n + " answers: "
+                            + (res < 0 ? Errno.name(res) : "the kernel took " + res / elemBytes)
+                            + " (further failures are not logged)");
+                }
+            }
+            case BATCH_FETCH -> fetchDone(b, res, flags);
+            default -> LOG.log(Level.WARNING, "batch completion of unknown kind " + which);
+        }
+    }
+
+    /** A FETCH_IO_CMDS completion: {@code res} bytes of u16 tags after the last ones in its buffer, or -errno. */
+    private void fetchDone(int b, int res, int flags) {
+        if (res > 0) {
+            long at = (long) b * fetchBytes + fetchOff[b];
+            fetchOff[b] += res;
+            for (int i = 0; i < res / 2; i++) {
+                int tag = Short.toUnsignedInt(fetchBufs.get(JAVA_SHORT, at + 2L * i));
+                if (draining) {
+                    // Not served: the kernel fails or requeues it when /dev/ublkcN closes.
+                    continue;
+                }
+                if (tag >= cfg.depth() || state[tag] == SERVING) {
+                    LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": FETCH_IO_CMDS handed over tag " + tag
+                            + (tag >= cfg.depth() ? ", beyond the queue's depth" : ", which is being served"));
+                    continue;
+                }
+                serve(tag);
+            }
+        }
+        if ((flags & IORING_CQE_F_MORE) != 0) {
+            return;
+        }
+        // The command ended: its buffer used up (ENOBUFS; tags wait in the kernel for the other command or this
+        // one re-armed), or the device is going (ENODEV), or something else went wrong.
+        fetchesLive--;
+        ublkInflight--;
+        if (res >= 0 || res == -Errno.ENOBUFS) {
+            if (draining || stopRequested) {
+                return;
+            }
+            if (fetchOff[b] >= fetchBytes) {
+                // Used up (the kernel consumes exactly what each completion reports): the buffer left the ring and
+                // goes back whole.
+                armFetch(b, LibC.pageSize());
+            } else {
+                // Ended with part of its buffer unreported: a completion the kernel could not post (a full CQ), whose
+                // tags it took back but whose bytes it may have consumed. Where the next tags would land is then
+                // unknown, so this command is not re-armed; the other one serves the queue.
+                LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": FETCH_IO_CMDS " + b + " ended with "
+                        + Errno.name(res) + " and " + (fetchBytes - fetchOff[b]) + " bytes of its buffer unreported;"
+                        + " not re-armed");
+            }
+        } else if (res != Ublk.UBLK_IO_RES_ABORT) {
+            LOG.log(Level.ERROR, "queue " + cfg.queueId() + ": FETCH_IO_CMDS failed: " + Errno.name(res));
         }
     }
 
@@ -796,7 +1055,15 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             logOnce(r, result, given);
         }
         stats.completed(r.op(), result, System.nanoTime() - startNanos[r.tag()]);
-        ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
+        if (cfg.batch()) {
+            // Goes with the turn's other answers in one COMMIT_IO_CMDS (flushCommits).
+            pendTag[pendN] = tag;
+            pendRes[pendN] = given;
+            pendN++;
+            state[tag] = FETCHING;
+        } else {
+            ublkCmd(r.tag(), Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, given);
+        }
     }
 
     /**

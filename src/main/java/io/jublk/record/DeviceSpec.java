@@ -18,11 +18,13 @@ import io.jublk.uapi.Ublk;
  * @param metricsPort      a Prometheus endpoint's port, or null
  * @param metricsAddress   its address
  * @param noPartitionScan  the kernel does not look for partitions when the device starts (UBLK_F_NO_AUTO_PART_SCAN)
+ * @param batch            requests come and answers go many per command (UBLK_F_BATCH_IO) instead of one per tag
  */
 public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
         Integer metricsPort, String metricsAddress,
         // Written only when set: records from before the option read and write back unchanged.
-        @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan) {
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan,
+        @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean batch) {
 
     /** What `ublk add` and a declaration take when they are not told. */
     public static final int DEFAULT_QUEUES = 1;
@@ -33,6 +35,12 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
     public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
             Integer metricsPort, String metricsAddress) {
         this(target, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, false);
+    }
+
+    /** A spec with the per-tag protocol (the default). */
+    public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
+            Integer metricsPort, String metricsAddress, boolean noPartitionScan) {
+        this(target, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, noPartitionScan, false);
     }
 
     public enum Recovery {
@@ -70,7 +78,8 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
 
     /** UBLK_F_* to ask ADD_DEV for. */
     public long deviceFlags() {
-        return recovery.flags() | target.deviceFlags() | (noPartitionScan ? Ublk.UBLK_F_NO_AUTO_PART_SCAN : 0);
+        return recovery.flags() | target.deviceFlags() | (noPartitionScan ? Ublk.UBLK_F_NO_AUTO_PART_SCAN : 0)
+                | (batch ? Ublk.UBLK_F_BATCH_IO : 0);
     }
 
     /** Checks what can be checked without opening anything; throws ConfigException. */
@@ -91,6 +100,7 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
     }
 
     public DeviceSpec with(TargetSpec t) {
-        return new DeviceSpec(t, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, noPartitionScan);
+        return new DeviceSpec(t, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, noPartitionScan,
+                batch);
     }
 }

@@ -366,7 +366,8 @@ public final class UblkServer implements AutoCloseable {
             QueueStats s = new QueueStats(q);
             UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
                     info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher(),
-                    (info.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0), target, s,
+                    (info.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0, (info.flags() & Ublk.UBLK_F_BATCH_IO) != 0),
+                    target, s,
                     queueExited::countDown);
             stats.add(s);
             queues.add(queue);
@@ -587,6 +588,11 @@ public final class UblkServer implements AutoCloseable {
                 || (flags & Ublk.UBLK_F_USER_RECOVERY_FAIL_IO) != 0) {
             throw new ConfigException("device " + devId + " cannot be handed over without failing I/O: it needs "
                     + "UBLK_F_QUIESCE and UBLK_F_USER_RECOVERY without FAIL_IO (flags " + info.flagNames() + ")");
+        }
+        if ((flags & Ublk.UBLK_F_BATCH_IO) != 0) {
+            // The batch protocol's quiesce (its fetches cancelled, no per-tag abort) has not been tried yet.
+            throw new ConfigException("device " + devId + " was added with --batch, which cannot be handed over "
+                    + "(upgraded) yet");
         }
         handingOver = true;
         for (UblkQueue q : queues) {

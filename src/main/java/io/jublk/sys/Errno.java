@@ -56,6 +56,7 @@ public final class Errno {
     public static final int EAFNOSUPPORT = 97;
     public static final int EOPNOTSUPP = 95;
     public static final int ECONNRESET = 104;
+    public static final int ENOBUFS = 105;
     public static final int EISCONN = 106;
     public static final int ENOTCONN = 107;
     public static final int ESHUTDOWN = 108;

@@ -85,6 +85,7 @@ public final class IoUringSqe {
     public static final long NOP_FLAGS = Layouts.offset(LAYOUT, U3, "nop_flags");
     public static final long USER_DATA = Layouts.offset(LAYOUT, "user_data");
     public static final long BUF_INDEX = Layouts.offset(LAYOUT, U4, "buf_index");
+    public static final long BUF_GROUP = Layouts.offset(LAYOUT, U4, "buf_group");
     public static final long PERSONALITY = Layouts.offset(LAYOUT, "personality");
     public static final long FILE_INDEX = Layouts.offset(LAYOUT, U5, "file_index");
     public static final long ADDR3 = Layouts.offset(LAYOUT, U6, S6, "addr3");

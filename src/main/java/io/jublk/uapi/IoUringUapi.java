@@ -44,12 +44,19 @@ public final class IoUringUapi {
     public static final int IOSQE_IO_HARDLINK = 1 << 3;
     public static final int IOSQE_ASYNC = 1 << 4;
     public static final int IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
+    /** The operation takes its buffer from the provided-buffer ring named by sqe->buf_group. */
+    public static final int IOSQE_BUFFER_SELECT = 1 << 5;
 
     public static final int IORING_CQE_F_BUFFER = 1 << 0;
     /** More CQEs follow for this SQE: for SEND_ZC, the notification that the kernel let go of the buffer. */
     public static final int IORING_CQE_F_MORE = 1 << 1;
     /** This CQE is a SEND_ZC notification: the buffer the send was given is free again. */
     public static final int IORING_CQE_F_NOTIF = 1 << 3;
+    /** Of an incrementally consumed provided buffer (IOU_PBUF_RING_INC): the kernel keeps using the rest of it. */
+    public static final int IORING_CQE_F_BUF_MORE = 1 << 4;
+
+    /** sqe->uring_cmd_flags: the command completes many times (each CQE with F_MORE until the last). */
+    public static final int IORING_URING_CMD_MULTISHOT = 1 << 1;
 
     public static final int IORING_FSYNC_DATASYNC = 1 << 0;
 
@@ -99,6 +106,11 @@ public final class IoUringUapi {
     public static final int IORING_REGISTER_BUFFERS2 = 15;
     public static final int IORING_REGISTER_FILES2 = 13;
     public static final int IORING_REGISTER_RING_FDS = 20;
+    public static final int IORING_REGISTER_PBUF_RING = 22;
+    public static final int IORING_UNREGISTER_PBUF_RING = 23;
+
+    /** io_uring_buf_reg.flags: each buffer is consumed in pieces, not whole per completion. */
+    public static final int IOU_PBUF_RING_INC = 2;
 
     public static final int IORING_RSRC_REGISTER_SPARSE = 1 << 0;
 }

@@ -53,6 +53,18 @@ public final class Ublk {
     public static final int UBLK_U_IO_REGISTER_IO_BUF = Ioctl.iowr('u', 0x23, IO);
     public static final int UBLK_U_IO_UNREGISTER_IO_BUF = Ioctl.iowr('u', 0x24, IO);
 
+    // UBLK_F_BATCH_IO: many tags per uring_cmd instead of FETCH_REQ / COMMIT_AND_FETCH_REQ per tag.
+    private static final long BATCH = UblkBatchIo.SIZE;
+    /** Hands the kernel every tag of a queue at once (the batch counterpart of FETCH_REQ on each tag). */
+    public static final int UBLK_U_IO_PREP_IO_CMDS = Ioctl.iowr('u', 0x25, BATCH);
+    /** Answers many requests; completes with the number of element bytes the kernel took, or -errno. */
+    public static final int UBLK_U_IO_COMMIT_IO_CMDS = Ioctl.iowr('u', 0x26, BATCH);
+    /** Multishot: each completion names requests to serve as u16 tags in a provided buffer. */
+    public static final int UBLK_U_IO_FETCH_IO_CMDS = Ioctl.iowr('u', 0x27, BATCH);
+    public static final int UBLK_BATCH_F_HAS_ZONE_LBA = 1 << 0;
+    public static final int UBLK_BATCH_F_HAS_BUF_ADDR = 1 << 1;
+    public static final int UBLK_BATCH_F_AUTO_BUF_REG_FALLBACK = 1 << 2;
+
     /** A fetch completed with a request to serve. */
     public static final int UBLK_IO_RES_OK = 0;
     public static final int UBLK_IO_RES_NEED_GET_DATA = 1;

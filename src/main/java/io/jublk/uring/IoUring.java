@@ -24,6 +24,7 @@ import io.jublk.sys.Mmap;
 import io.jublk.sys.NativeException;
 import io.jublk.uapi.IoCqringOffsets;
 import io.jublk.uapi.IoSqringOffsets;
+import io.jublk.uapi.IoUringBufReg;
 import io.jublk.uapi.IoUringCqe;
 import io.jublk.uapi.IoUringFilesUpdate;
 import io.jublk.uapi.IoUringGeteventsArg;
@@ -611,6 +612,23 @@ public final class IoUring implements AutoCloseable {
             rr.set(JAVA_INT, IoUringRsrcRegister.FLAGS, IoUringUapi.IORING_RSRC_REGISTER_SPARSE);
             register(IoUringUapi.IORING_REGISTER_BUFFERS2, rr.address(), (int) IoUringRsrcRegister.LAYOUT.byteSize(),
                     "IORING_REGISTER_BUFFERS2 (sparse, " + slots + " slots)");
+        }
+    }
+
+    /**
+     * IORING_REGISTER_PBUF_RING: {@code ring} (page aligned, {@code entries} × 16 bytes, a power of two entries)
+     * becomes provided-buffer group {@code bgid}; the caller adds buffers to it and publishes its tail
+     * ({@link io.jublk.uapi.IoUringBuf}). The kernel pins the memory until the ring closes.
+     */
+    public void registerBufRing(MemorySegment ring, int entries, int bgid, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment reg = a.allocate(IoUringBufReg.LAYOUT);
+            reg.set(JAVA_LONG, IoUringBufReg.RING_ADDR, ring.address());
+            reg.set(JAVA_INT, IoUringBufReg.RING_ENTRIES, entries);
+            reg.set(JAVA_SHORT, IoUringBufReg.BGID, (short) bgid);
+            reg.set(JAVA_SHORT, IoUringBufReg.FLAGS, (short) flags);
+            register(IoUringUapi.IORING_REGISTER_PBUF_RING, reg.address(), 1,
+                    "IORING_REGISTER_PBUF_RING (group " + bgid + ")");
         }
     }
 

@@ -495,6 +495,16 @@ class CliTest {
     }
 
     @Test
+    void addTakesBatch() {
+        assertTrue(addSpec("add", "null", "--size", "1G", "--batch").batch());
+        assertFalse(addSpec("add", "null", "--size", "1G").batch());
+        assertEquals(io.jublk.uapi.Ublk.UBLK_F_BATCH_IO, addSpec("add", "null", "--size", "1G", "--batch").deviceFlags());
+        assertEquals(io.jublk.uapi.Ublk.UBLK_F_BATCH_IO | io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG,
+                addSpec("add", "loop", "--file", tmp.resolve("b.img").toString(), "--size", "1G", "--zero-copy",
+                        "--batch").deviceFlags());
+    }
+
+    @Test
     void listTakesAnIdAndJson() {
         ListCommand l = command(ListCommand.class, "list");
         assertNull(l.id);

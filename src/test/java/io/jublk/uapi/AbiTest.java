@@ -29,6 +29,7 @@ class AbiTest {
             UblksrvCtrlCmd.LAYOUT, UblksrvCtrlDevInfo.LAYOUT, UblkParamBasic.LAYOUT, UblkParamDiscard.LAYOUT,
             UblkParamDevt.LAYOUT, UblkParamZoned.LAYOUT, UblkParamDmaAlign.LAYOUT, UblkParamSegment.LAYOUT,
             UblkParamIntegrity.LAYOUT, UblkParams.LAYOUT, UblksrvIoDesc.LAYOUT, UblksrvIoCmd.LAYOUT,
+            UblkBatchIo.LAYOUT, UblkElemHeader.LAYOUT, IoUringBufReg.LAYOUT, IoUringBuf.LAYOUT,
             IoUringParams.LAYOUT, IoSqringOffsets.LAYOUT, IoCqringOffsets.LAYOUT, IoUringSqe.LAYOUT,
             IoUringCqe.LAYOUT, IoUringRsrcRegister.LAYOUT, IoUringFilesUpdate.LAYOUT, IoUringGeteventsArg.LAYOUT, KernelTimespec.LAYOUT, Statx.LAYOUT,
             OpenHow.LAYOUT, SockaddrIn.LAYOUT, SockaddrUn.LAYOUT);
