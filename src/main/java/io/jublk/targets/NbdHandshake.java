@@ -83,6 +83,8 @@ public final class NbdHandshake {
     private MemorySegment netInMem;
     private MemorySegment tlsOutMem;
     private boolean tlsEstablished;
+    /** The bytes of the last option reply's data kept in {@link #buf}. */
+    private int replyData;
     private ByteBuffer plainIn;
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment buf = arena.allocate(MAX_REPLY_DATA, 8);
@@ -198,16 +200,8 @@ public final class NbdHandshake {
         int preferred = 4096;
         int maxPayload = DEFAULT_MAX_PAYLOAD;
         while (true) {
-            readFully(20, "its reply to NBD_OPT_GO");
-            long magic = buf.get(BE_LONG, 0);
-            int option = buf.get(BE_INT, 8);
-            int type = buf.get(BE_INT, 12);
-            long length = Integer.toUnsignedLong(buf.get(BE_INT, 16));
-            if (magic != OPTION_REPLY_MAGIC || option != NBD_OPT_GO) {
-                throw new ConfigException(server() + " broke the protocol: its reply to NBD_OPT_GO has magic 0x"
-                        + Long.toHexString(magic) + " for option " + option);
-            }
-            int got = readData(length);
+            int type = optionReply(NBD_OPT_GO, "NBD_OPT_GO");
+            int got = replyData;
             if (type == NBD_REP_ACK) {
                 if (size < 0) {
                     throw new ConfigException(server() + " broke the protocol: it accepted " + export()
@@ -256,6 +250,24 @@ public final class NbdHandshake {
                 + "no " + export() + ")");
         return new Export(buf.get(BE_LONG, 0), Short.toUnsignedInt(buf.get(BE_SHORT, 8)), 1, 4096,
                 DEFAULT_MAX_PAYLOAD);
+    }
+
+    /**
+     * Reads one reply to {@code option} (named {@code name}): its header, checked, and its data ({@link #readData},
+     * whose length kept in memory goes to {@link #replyData}); returns the reply's type.
+     */
+    private int optionReply(int option, String name) {
+        readFully(20, "its reply to " + name);
+        long magic = buf.get(BE_LONG, 0);
+        int replyTo = buf.get(BE_INT, 8);
+        int type = buf.get(BE_INT, 12);
+        long length = Integer.toUnsignedLong(buf.get(BE_INT, 16));
+        if (magic != OPTION_REPLY_MAGIC || replyTo != option) {
+            throw new ConfigException(server() + " broke the protocol: its reply to " + name + " has magic 0x"
+                    + Long.toHexString(magic) + " for option " + replyTo);
+        }
+        replyData = readData(length);
+        return type;
     }
 
     /** Reads an option reply's data: up to {@link #MAX_REPLY_DATA} bytes into the buffer, the rest skipped. */
@@ -360,16 +372,8 @@ public final class NbdHandshake {
         buf.set(BE_INT, 12, 0);
         writeFully(16);
         while (true) {
-            readFully(20, "its reply to NBD_OPT_STARTTLS");
-            long magic = buf.get(BE_LONG, 0);
-            int option = buf.get(BE_INT, 8);
-            int type = buf.get(BE_INT, 12);
-            long length = Integer.toUnsignedLong(buf.get(BE_INT, 16));
-            if (magic != OPTION_REPLY_MAGIC || option != NBD_OPT_STARTTLS) {
-                throw new ConfigException(server() + " broke the protocol: its reply to NBD_OPT_STARTTLS has magic 0x"
-                        + Long.toHexString(magic) + " for option " + option);
-            }
-            int got = readData(length);
+            int type = optionReply(NBD_OPT_STARTTLS, "NBD_OPT_STARTTLS");
+            int got = replyData;
             if (type == NBD_REP_ACK) {
                 break;
             }
