@@ -11,6 +11,7 @@ import static io.jublk.uapi.IoUringUapi.IORING_CQE_F_NOTIF;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_COOP_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SINGLE_ISSUER;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_TASKRUN_FLAG;
 import static io.jublk.uapi.IoUringUapi.IOSQE_FIXED_FILE;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -124,6 +125,15 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * queue after STOP_DEV, with {@link #DRAIN_NANOS} after it.
      */
     public static final Duration STOP_GRACE = Duration.ofSeconds(10);
+
+    /**
+     * System property that turns the queue ring's cheap io_uring levers off ({@code -Djublk.ring.levers=off}; on by
+     * default), read once as each queue starts, so that a run can measure with and without them: the ring entered by
+     * its registered slot rather than its descriptor (IORING_REGISTER_RING_FDS), IORING_SETUP_TASKRUN_FLAG so that a
+     * non-blocking reap enters only when the kernel flags deferred work, and the CQ head published once per batch.
+     * The daemon takes it from {@code JUBLK_DAEMON_JAVA_OPTS} or from the {@code ublk} command's own JVM options.
+     */
+    public static final String RING_LEVERS = "jublk.ring.levers";
 
     /**
      * Everything the queue needs to know about its device.
@@ -347,8 +357,17 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         pinAndMarkThread();
         int depth = cfg.depth();
         int sq = Integer.highestOneBit(Math.max(8, 2 * depth + 2) - 1) << 1;
+        boolean levers = !"off".equalsIgnoreCase(System.getProperty(RING_LEVERS, "on").trim());
+        // Created here, on the thread that submits: SINGLE_ISSUER binds the ring to it at once, so there is nothing
+        // for IORING_SETUP_R_DISABLED + IORING_REGISTER_ENABLE_RINGS to defer.
         ring = IoUring.open(Math.min(sq, 32768), Math.min(sq * 2, 65536), 0,
-                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN, true);
+                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN
+                        | (levers ? IORING_SETUP_TASKRUN_FLAG : 0), true);
+        if (levers) {
+            // Registered per task: this thread is the one that enters. Refused (an old kernel): the descriptor serves.
+            ring.registerRingFd();
+            ring.batchCqHead(true);
+        }
         // Before the target may queue anything: the probe reaps whatever completes.
         sendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
                 && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);

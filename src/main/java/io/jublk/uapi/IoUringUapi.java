@@ -106,6 +106,7 @@ public final class IoUringUapi {
     public static final int IORING_REGISTER_BUFFERS2 = 15;
     public static final int IORING_REGISTER_FILES2 = 13;
     public static final int IORING_REGISTER_RING_FDS = 20;
+    public static final int IORING_UNREGISTER_RING_FDS = 21;
     public static final int IORING_REGISTER_PBUF_RING = 22;
     public static final int IORING_UNREGISTER_PBUF_RING = 23;
 

@@ -2,6 +2,7 @@ package io.jublk.uring;
 
 import static io.jublk.uapi.IoUringUapi.IORING_ENTER_EXT_ARG;
 import static io.jublk.uapi.IoUringUapi.IORING_ENTER_GETEVENTS;
+import static io.jublk.uapi.IoUringUapi.IORING_ENTER_REGISTERED_RING;
 import static io.jublk.uapi.IoUringUapi.IORING_FEAT_SINGLE_MMAP;
 import static io.jublk.uapi.IoUringUapi.IORING_OFF_CQ_RING;
 import static io.jublk.uapi.IoUringUapi.IORING_OFF_SQES;
@@ -10,6 +11,7 @@ import static io.jublk.uapi.IoUringUapi.IORING_SETUP_CQE32;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_CQSIZE;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_DEFER_TASKRUN;
 import static io.jublk.uapi.IoUringUapi.IORING_SETUP_SQE128;
+import static io.jublk.uapi.IoUringUapi.IORING_SETUP_TASKRUN_FLAG;
 import static io.jublk.uapi.IoUringUapi.IORING_SQ_CQ_OVERFLOW;
 import static io.jublk.uapi.IoUringUapi.IORING_SQ_TASKRUN;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -30,6 +32,7 @@ import io.jublk.uapi.IoUringFilesUpdate;
 import io.jublk.uapi.IoUringGeteventsArg;
 import io.jublk.uapi.IoUringParams;
 import io.jublk.uapi.IoUringRsrcRegister;
+import io.jublk.uapi.IoUringRsrcUpdate;
 import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.KernelTimespec;
@@ -56,8 +59,24 @@ public final class IoUring implements AutoCloseable {
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
 
     private final Arena arena;
+    private final boolean confined;
     private final Fd fd;
     private final int setupFlags;
+    /**
+     * DEFER_TASKRUN without TASKRUN_FLAG: the kernel says nowhere that deferred work waits, so a reap that must not
+     * miss completions has to enter. With TASKRUN_FLAG it sets IORING_SQ_TASKRUN whenever it queues such work.
+     */
+    private final boolean blindDeferred;
+    /**
+     * What io_uring_enter is given: the ring's descriptor, or after {@link #registerRingFd()} the index of the
+     * calling task's registered-ring slot, with IORING_ENTER_REGISTERED_RING in {@link #enterFlags}.
+     */
+    private int enterFd;
+    private int enterFlags;
+    private int ringIndex = -1;
+    /** Publish the CQ head once per batch of completions rather than after each ({@link #batchCqHead(boolean)}). */
+    private boolean batchCqHead;
+    private long enters;
     private final int features;
     private final MemorySegment capture;
     /** io_uring_getevents_arg and the timeout it points to, for {@link #submitAndWait(int, long)}. */
@@ -86,10 +105,14 @@ public final class IoUring implements AutoCloseable {
 
     private boolean closed;
 
-    private IoUring(Arena arena, Fd fd, MemorySegment params) {
+    private IoUring(Arena arena, boolean confined, Fd fd, MemorySegment params) {
         this.arena = arena;
+        this.confined = confined;
         this.fd = fd;
+        this.enterFd = fd.get();
         this.setupFlags = params.get(JAVA_INT, IoUringParams.FLAGS);
+        this.blindDeferred = (setupFlags & IORING_SETUP_DEFER_TASKRUN) != 0
+                && (setupFlags & IORING_SETUP_TASKRUN_FLAG) == 0;
         this.features = params.get(JAVA_INT, IoUringParams.FEATURES);
         this.capture = LibC.newCaptureState(arena);
         this.waitArg = arena.allocate(IoUringGeteventsArg.LAYOUT);
@@ -180,7 +203,7 @@ public final class IoUring implements AutoCloseable {
                     + IoUringFlags.describeSetup(required | preferred | extra) + ")");
             Fd fd = Fd.adopt(r, "io_uring");
             try {
-                return new IoUring(arena, fd, params);
+                return new IoUring(arena, confined, fd, params);
             } catch (RuntimeException | Error e) {
                 fd.close();
                 throw e;
@@ -494,8 +517,9 @@ public final class IoUring implements AutoCloseable {
             return 0;
         }
         for (;;) {
-            long r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_enter, fd.get(), toSubmit, waitNr, flags,
-                    arg, argSize);
+            enters++;
+            long r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_enter, enterFd, toSubmit, waitNr,
+                    flags | enterFlags, arg, argSize);
             if (r != -Errno.EINTR) {
                 return (int) r;
             }
@@ -506,9 +530,8 @@ public final class IoUring implements AutoCloseable {
         if ((flags & IORING_ENTER_GETEVENTS) == 0) {
             return false;
         }
-        int sqFlags = (int) INT.getAcquire(sqRing, sqFlagsOff);
-        return (setupFlags & IORING_SETUP_DEFER_TASKRUN) != 0
-                || (sqFlags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
+        return blindDeferred
+                || (((int) INT.getAcquire(sqRing, sqFlagsOff)) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) != 0;
     }
 
     // ---- completion -------------------------------------------------------------------------------------
@@ -540,10 +563,19 @@ public final class IoUring implements AutoCloseable {
                 int res = cqRing.get(JAVA_INT, off + IoUringCqe.RES);
                 int flags = cqRing.get(JAVA_INT, off + IoUringCqe.FLAGS);
                 cqHead++;
-                // Publish before the handler runs: the slot's content is copied, the kernel may reuse it.
-                INT.setRelease(cqRing, cqHeadOff, cqHead);
+                if (!batchCqHead) {
+                    // Publish before the handler runs: the slot's content is copied, the kernel may reuse it.
+                    INT.setRelease(cqRing, cqHeadOff, cqHead);
+                }
                 n++;
                 handler.onCompletion(userData, res, flags);
+            }
+            if (batchCqHead) {
+                // Once for the batch. Holding the slots back meanwhile is harmless: a handler that makes the kernel
+                // post completions (a submit) finds the CQ that much fuller at worst, and with NODROP the kernel then
+                // keeps them on its overflow list, which the loop above flushes. A nested reap publishes our
+                // consumed slots too: each was copied before its handler ran.
+                INT.setRelease(cqRing, cqHeadOff, cqHead);
             }
         }
     }
@@ -558,7 +590,80 @@ public final class IoUring implements AutoCloseable {
         return (int) INT.getAcquire(cqRing, cqOverflowOff);
     }
 
+    /**
+     * Publishes the CQ head once per batch of completions {@link #forEachCompletion} hands out instead of after each
+     * one (off by default). Either is correct; the batch saves a release store per completion into the cache line the
+     * kernel reads. For a ring whose completions nobody else posts while its owner reaps, as a queue ring's.
+     */
+    public void batchCqHead(boolean on) {
+        batchCqHead = on;
+    }
+
+    /** io_uring_enter calls made so far (each retry after EINTR counts). */
+    public long enters() {
+        return enters;
+    }
+
     // ---- registration -----------------------------------------------------------------------------------
+
+    /**
+     * IORING_REGISTER_RING_FDS: puts this ring in the calling thread's registered-ring table, and from then on enters
+     * it by that slot (IORING_ENTER_REGISTERED_RING), which spares the kernel the descriptor lookup (fdget/fdput) on
+     * every io_uring_enter. The table is per task, so only for a ring confined to its thread, called on that thread.
+     * Returns false and changes nothing if the ring is not confined or the kernel refuses (older than 5.18, or the
+     * thread's 16 slots are taken): the ring is then entered by its descriptor as before. {@link #close()} gives the
+     * slot back; until then the slot holds a reference to the ring.
+     */
+    public boolean registerRingFd() {
+        if (ringIndex >= 0) {
+            return true;
+        }
+        if (!confined) {
+            return false;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment up = a.allocate(IoUringRsrcUpdate.LAYOUT);
+            up.set(JAVA_INT, IoUringRsrcUpdate.OFFSET, -1);
+            up.set(JAVA_LONG, IoUringRsrcUpdate.DATA, fd.get());
+            long r;
+            do {
+                r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(),
+                        IoUringUapi.IORING_REGISTER_RING_FDS, up.address(), 1, 0, 0);
+            } while (r == -Errno.EINTR);
+            if (r != 1) {
+                return false;
+            }
+            ringIndex = up.get(JAVA_INT, IoUringRsrcUpdate.OFFSET);
+            enterFd = ringIndex;
+            enterFlags = IORING_ENTER_REGISTERED_RING;
+            return true;
+        }
+    }
+
+    /** The calling thread's registered-ring slot this ring is entered by, or -1 (entered by its descriptor). */
+    public int registeredRingIndex() {
+        return ringIndex;
+    }
+
+    private void unregisterRingFd() {
+        if (ringIndex < 0) {
+            return;
+        }
+        int index = ringIndex;
+        ringIndex = -1;
+        enterFd = fd.get();
+        enterFlags = 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment up = a.allocate(IoUringRsrcUpdate.LAYOUT);
+            up.set(JAVA_INT, IoUringRsrcUpdate.OFFSET, index);
+            long r;
+            do {
+                r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(),
+                        IoUringUapi.IORING_UNREGISTER_RING_FDS, up.address(), 1, 0, 0);
+            } while (r == -Errno.EINTR);
+            // Should it fail, the kernel drops the slot's reference when the thread exits.
+        }
+    }
 
     /** IORING_REGISTER_FILES: {@code fds[i]} becomes fixed file {@code i} (use IOSQE_FIXED_FILE and fd = i). */
     public void registerFiles(int... fds) {
@@ -685,9 +790,15 @@ public final class IoUring implements AutoCloseable {
         }
         closed = true;
         try {
-            arena.close();
+            // First: the slot holds a reference to the ring, which would otherwise outlive close() (and with it the
+            // cancellation of what is outstanding) until the thread exits.
+            unregisterRingFd();
         } finally {
-            fd.close();
+            try {
+                arena.close();
+            } finally {
+                fd.close();
+            }
         }
     }
 }
