@@ -625,12 +625,7 @@ public final class IoUring implements AutoCloseable {
             MemorySegment up = a.allocate(IoUringRsrcUpdate.LAYOUT);
             up.set(JAVA_INT, IoUringRsrcUpdate.OFFSET, -1);
             up.set(JAVA_LONG, IoUringRsrcUpdate.DATA, fd.get());
-            long r;
-            do {
-                r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(),
-                        IoUringUapi.IORING_REGISTER_RING_FDS, up.address(), 1, 0, 0);
-            } while (r == -Errno.EINTR);
-            if (r != 1) {
+            if (tryRegister(IoUringUapi.IORING_REGISTER_RING_FDS, up.address(), 1) != 1) {
                 return false;
             }
             ringIndex = up.get(JAVA_INT, IoUringRsrcUpdate.OFFSET);
@@ -656,11 +651,7 @@ public final class IoUring implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment up = a.allocate(IoUringRsrcUpdate.LAYOUT);
             up.set(JAVA_INT, IoUringRsrcUpdate.OFFSET, index);
-            long r;
-            do {
-                r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(),
-                        IoUringUapi.IORING_UNREGISTER_RING_FDS, up.address(), 1, 0, 0);
-            } while (r == -Errno.EINTR);
+            tryRegister(IoUringUapi.IORING_UNREGISTER_RING_FDS, up.address(), 1);
             // Should it fail, the kernel drops the slot's reference when the thread exits.
         }
     }
@@ -742,11 +733,16 @@ public final class IoUring implements AutoCloseable {
     }
 
     private void register(int opcode, long arg, int nrArgs, String what) {
+        NativeException.check(tryRegister(opcode, arg, nrArgs), what);
+    }
+
+    /** io_uring_register, retried on EINTR: what it returns, or a negative errno. */
+    private long tryRegister(int opcode, long arg, int nrArgs) {
         long r;
         do {
             r = LibC.rawSyscall(capture, LinuxUapi.__NR_io_uring_register, fd.get(), opcode, arg, nrArgs, 0, 0);
         } while (r == -Errno.EINTR);
-        NativeException.check(r, what);
+        return r;
     }
 
     // ---- facts ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class AbiTest {
             UblkParamIntegrity.LAYOUT, UblkParams.LAYOUT, UblksrvIoDesc.LAYOUT, UblksrvIoCmd.LAYOUT,
             UblkBatchIo.LAYOUT, UblkElemHeader.LAYOUT, IoUringBufReg.LAYOUT, IoUringBuf.LAYOUT,
             IoUringParams.LAYOUT, IoSqringOffsets.LAYOUT, IoCqringOffsets.LAYOUT, IoUringSqe.LAYOUT,
-            IoUringCqe.LAYOUT, IoUringRsrcRegister.LAYOUT, IoUringFilesUpdate.LAYOUT, IoUringGeteventsArg.LAYOUT, KernelTimespec.LAYOUT, Statx.LAYOUT,
+            IoUringCqe.LAYOUT, IoUringRsrcRegister.LAYOUT, IoUringRsrcUpdate.LAYOUT, IoUringFilesUpdate.LAYOUT, IoUringGeteventsArg.LAYOUT, KernelTimespec.LAYOUT, Statx.LAYOUT,
             OpenHow.LAYOUT, SockaddrIn.LAYOUT, SockaddrUn.LAYOUT);
 
     static final List<Class<?>> CONSTANTS = List.of(Ublk.class, IoUringUapi.class, LinuxUapi.class);
