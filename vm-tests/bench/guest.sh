@@ -383,7 +383,8 @@ fi
 # 4096-byte blocks like nbd-client -b 4096.
 add_jublk jublk-nbd-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS"
 add_jublk jublk-nbd-c2 nbd --socket "$NBD_SOCK" -q 2 -d 128 --logical-block-size "$NBD_BS"
-# One connection with zero copy (the request's pages go to and from the socket), and with batch I/O.
+# One connection with zero copy (payloads over 32 KiB go between the socket and the request's own pages), and
+# with batch I/O.
 add_jublk jublk-nbd-zc-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --zero-copy
 add_jublk jublk-nbd-batch-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --batch
 for c in jublk-nbd-c1 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1; do

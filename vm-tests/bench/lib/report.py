@@ -588,8 +588,8 @@ def main():
       f"--logical-block-size {meta.get('NBD_BS', '?')}`, alive for the run. 1 connection: one fio job; "
       "2 connections (one hardware queue each): two jobs, one per vCPU, each with half the depth (the same total). "
       "Ratios jublk ÷ kernel; issue 13 asks for ≥ 1.00× at 4 KiB qd32 and 512 KiB sequential. "
-      "The last columns: jublk's client with one connection and `--zero-copy` (the request's pages go to and "
-      "from the socket), and with `--batch` (UBLK_F_BATCH_IO), each ÷ the kernel's with one connection: above "
+      "The last columns: jublk's client with one connection and `--zero-copy` (payloads over 32 KiB go "
+      "between the socket and the request's own pages), and with `--batch` (UBLK_F_BATCH_IO), each ÷ the kernel's with one connection: above "
       "1 is better for IOPS and MiB/s, worse for latency.")
     w("")
     w("| | " + " | ".join(SHORT[c] for c in NBD[:2]) + " | jublk ÷ kernel (1c) | "
