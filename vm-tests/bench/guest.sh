@@ -148,7 +148,7 @@ RAW_CONTENDERS=("${LOOP_CONTENDERS[@]}" "${RAW_ONLY_CONTENDERS[@]}")
 NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2)
 # The kernel's NBD client and jublk's, with one connection and with two; jublk's with zero copy and with batch
 # I/O (one connection).
-NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1)
+NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1)
 # The workloads of the two-queue contenders (no queue depth 1: one queue only).
 # shellcheck disable=SC2034 # read by name (wanted)
 mapfile -t RAW_WORKLOADS_Q2 < <(without_qd1 "${RAW_WORKLOADS[@]}")
@@ -387,7 +387,8 @@ add_jublk jublk-nbd-c2 nbd --socket "$NBD_SOCK" -q 2 -d 128 --logical-block-size
 # with batch I/O.
 add_jublk jublk-nbd-zc-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --zero-copy
 add_jublk jublk-nbd-batch-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --batch
-for c in jublk-nbd-c1 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1; do
+add_jublk jublk-nbd-zcb-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --zero-copy --batch
+for c in jublk-nbd-c1 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1; do
   ((nbd_filled)) && break
   use "$c" && nbd_fill "${DEV[$c]}" && nbd_filled=1
 done
@@ -548,7 +549,7 @@ rotate() {
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
 for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-dio-batch kublk-loop-batch \
   jublk-dio-q2 kublk-loop-q2 jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-nbd-c1 \
-  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1; do
+  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1; do
   [[ -n ${NA[$c]:-} ]] && continue
   case $c in
     *-null* | jublk-nbd-*) off=() ;; # the whole device

@@ -44,6 +44,7 @@ LABEL = {
     "kublk-null-q2": "kublk null, 2 queues",
     "jublk-nbd-zc-c1": "jublk nbd --zero-copy (1 connection)",
     "jublk-nbd-batch-c1": "jublk nbd --batch (1 connection)",
+    "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
 }
 SHORT = {
     "kloop-buf": "kloop buf",
@@ -71,6 +72,7 @@ SHORT = {
     "kublk-null-q2": "kublk null 2q",
     "jublk-nbd-zc-c1": "jublk nbd zc 1c",
     "jublk-nbd-batch-c1": "jublk nbd batch 1c",
+    "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
 }
 LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk"]
@@ -78,7 +80,7 @@ SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jubl
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
 # jublk's nbd client with other options, one connection, against knbd-c1
-NBD_MORE = ["jublk-nbd-zc-c1", "jublk-nbd-batch-c1"]
+NBD_MORE = ["jublk-nbd-zc-c1", "jublk-nbd-batch-c1", "jublk-nbd-zcb-c1"]
 # jublk against kublk with the same options (tables 2 and 3 only): (jublk, kublk) per table and mode
 SAME = {("raw", "1q"): ("jublk-dio", "kublk-loop"), ("raw", "batch"): ("jublk-dio-batch", "kublk-loop-batch"),
         ("raw", "2q"): ("jublk-dio-q2", "kublk-loop-q2"), ("null", "1q"): ("jublk-null", "kublk-null"),
@@ -614,7 +616,8 @@ def main():
     for wl in NBD_GOAL:
         metric = "mibs" if wl.endswith("-512k") else "iops"
         for k, j, n in (("knbd-c1", "jublk-nbd-c1", "1c"), ("knbd-c2", "jublk-nbd-c2", "2c"),
-                        ("knbd-c1", "jublk-nbd-zc-c1", "1c zc"), ("knbd-c1", "jublk-nbd-batch-c1", "1c batch")):
+                        ("knbd-c1", "jublk-nbd-zc-c1", "1c zc"), ("knbd-c1", "jublk-nbd-batch-c1", "1c batch"),
+                        ("knbd-c1", "jublk-nbd-zcb-c1", "1c zc+batch")):
             x, y = stats("nbd", wl, j, metric).median, stats("nbd", wl, k, metric).median
             if x is not None and y:
                 goal.append(f"{wl} {n} {x / y:.2f}×" + ("" if x / y >= 1.0 else " (below)"))
