@@ -3,7 +3,7 @@
 #  * nbdkit's memory plugin (behind its delay and error filters), two queues on two connections (it allows
 #    multi-conn): fio verify at 4k, 64k and 1M; reads the error
 #    filter fails get EIO and nothing else does; the delay shows in the backend latency histogram.
-#  * nbdkit's file plugin: mkfs.ext4, a tree copied in and compared, e2fsck clean; nbdkit killed and restarted in
+#  * nbdkit's file plugin, with --zero-copy: mkfs.ext4, a tree copied in and compared, e2fsck clean; nbdkit killed and restarted in
 #    the middle of a fio verify, which finishes without an error (the reconnect is counted); the daemon killed and
 #    `ublk recover` connects again from the record and serves the same data; blkdiscard leaves holes in the
 #    exported file.
@@ -84,9 +84,14 @@ info "$SECONDS s"
 truncate -s 256M $w/export.img
 file_server() { nbdkit -U $w/file.sock -P $w/file.pid file $w/export.img; }
 file_server
-dev=$(add_device nbd --socket $w/file.sock --metrics-port 9472 --recovery) || finish
+# --zero-copy (7.3): large payloads between the socket and the requests' own pages, small ones copied through the
+# char device; the memory, TLS and qemu-nbd devices copy, so both paths see ext4, a restart, a recover.
+dev=$(add_device nbd --socket $w/file.sock --metrics-port 9472 --recovery --zero-copy) || finish
+ublk list -n "$(dev_id "$dev")" --json >$w/list.json
+check "the device has zero copy (AUTO_BUF_REG and USER_COPY)" \
+  sh -c "grep -q '\"zero_copy\" *: *true' $w/list.json && grep -q USER_COPY $w/list.json"
 check "nbdkit file: mkfs.ext4, a tree copied in and compared after a remount, e2fsck -fn clean" ext4_tree "$dev"
-fio_verify "$dev" 64k 64M restart --offset=128M --numjobs=1 &
+fio_verify "$dev" 64k 64M restart --offset=128M --numjobs=1 --bssplit=4k/20:64k/40:1m/40 &
 fio_pid=$!
 sleep 3
 check "fio is still writing when nbdkit is killed" kill -0 $fio_pid

@@ -40,16 +40,16 @@ meta() { printf '%s=%s\n' "$1" "$2" >>"$OUT/meta.txt"; }
 : >"$OUT/meta.txt"
 
 if ((quick)); then
-  FILE_SIZE=1280M FS_SIZE=768M RAW_OFF=768M RAW_SIZE=512M
+  FILE_SIZE=1280M FS_SIZE=768M RAW_OFF=768M RAW_SIZE=512M RAW_SIZE_MIB=512
   T1_JOBSIZE=16M T1_RUNTIME=4 T2_RUNTIME=3 T2_RAMP=1 WARMUP=9 GC_RUN=30
 else
-  FILE_SIZE=4G FS_SIZE=2G RAW_OFF=2G RAW_SIZE=2G
+  FILE_SIZE=4G FS_SIZE=2G RAW_OFF=2G RAW_SIZE=2G RAW_SIZE_MIB=2048
   T1_JOBSIZE=64M T1_RUNTIME=12 T2_RUNTIME=8 T2_RAMP=2 WARMUP=60 GC_RUN=30
 fi
 [[ -n $warmup ]] && WARMUP=$warmup
 T1_JOBS=16 SEQ_DEPTH=8
 # The nbd table: one nbdkit memory export of NBD_SIZE (guest RAM, filled once), 4096-byte blocks for both clients.
-NBD_SIZE_MIB=512 NBD_BS=4096 NBD_CPUS=0-$(($(nproc) - 1))
+NBD_SIZE_MIB=512 NBD_BS=4096 ALL_CPUS=0-$(($(nproc) - 1))
 for v in quick rounds FILE_SIZE FS_SIZE RAW_OFF RAW_SIZE T1_JOBS T1_JOBSIZE T1_RUNTIME T2_RUNTIME T2_RAMP \
   SEQ_DEPTH WARMUP GC_RUN NBD_SIZE_MIB NBD_BS; do meta "$v" "${!v}"; done
 meta kernel "$(uname -r)"
@@ -112,20 +112,27 @@ declare -A NBD_ARGS=(
   [read-512k]="--rw=read --bs=512k --iodepth=$SEQ_DEPTH"
   [write-512k]="--rw=write --bs=512k --iodepth=$SEQ_DEPTH"
 )
-# nbd_args WORKLOAD CONNECTIONS: the fio arguments of an nbd cell; none (status 1) if the cell is not run. With two
-# connections (two hardware queues, one per vCPU) the job is split in two, one per vCPU, each with half the
-# depth: blk-mq maps a CPU to one hardware queue, so a single fio job would keep one connection busy and leave
-# the other idle. Sequential jobs each get their own half of the export. Queue depth 1 is one job: one
-# connection only.
-nbd_args() {
-  local args=${NBD_ARGS[$1]} depth
+# queue_args WORKLOAD QUEUES REGION_MIB ARGS: the fio arguments ARGS (ending in --iodepth=N) of a cell on a
+# device with QUEUES hardware queues (or NBD connections); none (status 1) if the cell is not run. With two
+# queues the job is split in two, one per vCPU, each with half the depth (the same total), reported as one:
+# blk-mq maps a CPU to one hardware queue, so a single fio job would keep one queue busy and leave the other
+# idle. Sequential jobs each get their own half of the region (REGION_MIB, from the cell's offset). Queue
+# depth 1 is one job: one queue only, so it is not run.
+queue_args() {
+  local args=$4 depth
   (($2 == 1)) && { echo "$args"; return 0; }
   depth=${args##*--iodepth=}
-  ((depth >= 2)) || return 1
-  args="${args%--iodepth=*}--iodepth=$((depth / 2)) --numjobs=2 --cpus_allowed=$NBD_CPUS --cpus_allowed_policy=split"
-  [[ $1 == *-512k ]] && args+=" --size=$((NBD_SIZE_MIB / 2))M --offset_increment=$((NBD_SIZE_MIB / 2))M"
+  ((depth >= $2)) || return 1
+  args="${args%--iodepth=*}--iodepth=$((depth / $2)) --numjobs=$2 --cpus_allowed=$ALL_CPUS"
+  args+=" --cpus_allowed_policy=split --group_reporting"
+  [[ $1 == *-512k ]] && args+=" --size=$(($3 / $2))M --offset_increment=$(($3 / $2))M"
   echo "$args"
 }
+nbd_args() { queue_args "$1" "$2" "$NBD_SIZE_MIB" "${NBD_ARGS[$1]}"; } # WORKLOAD CONNECTIONS
+# queues CONTENDER: its number of hardware queues (NBD: connections)
+queues() { [[ $1 == *-q2 || $1 == *-c2 ]] && echo 2 || echo 1; }
+# without_qd1 WORKLOAD...: the workloads a two-queue contender runs
+without_qd1() { local wl; for wl; do [[ $wl == *-qd1 ]] || echo "$wl"; done; }
 
 # --quick: a subset that still goes through every table and code path (fewer cells, a few minutes).
 if ((quick)); then
@@ -133,10 +140,22 @@ if ((quick)); then
   RAW_WORKLOADS=(randread-qd1 randwrite-qd32 read-512k)
   NBD_WORKLOADS=(randread-qd32 write-512k)
 fi
+# Tables 1 and 2: the loop contenders. Table 2 only (table 1 is slow): jublk against kublk with the same
+# options, batch I/O (UBLK_F_BATCH_IO) and two queues.
 LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
-NULL_CONTENDERS=(jublk-null kublk-null null_blk)
-# The kernel's NBD client and jublk's, with one connection and with two.
-NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2)
+RAW_ONLY_CONTENDERS=(jublk-dio-batch kublk-loop-batch jublk-dio-q2 kublk-loop-q2)
+RAW_CONTENDERS=("${LOOP_CONTENDERS[@]}" "${RAW_ONLY_CONTENDERS[@]}")
+NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2)
+# The kernel's NBD client and jublk's, with one connection and with two; jublk's with zero copy and with batch
+# I/O (one connection).
+NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1)
+# The workloads of the two-queue contenders (no queue depth 1: one queue only).
+# shellcheck disable=SC2034 # read by name (wanted)
+mapfile -t RAW_WORKLOADS_Q2 < <(without_qd1 "${RAW_WORKLOADS[@]}")
+# shellcheck disable=SC2034 # read by name (wanted)
+mapfile -t NULL_WORKLOADS_Q2 < <(without_qd1 "${NULL_WORKLOADS[@]}")
+# shellcheck disable=SC2034 # read by name (wanted)
+mapfile -t NBD_WORKLOADS_Q2 < <(without_qd1 "${NBD_WORKLOADS[@]}")
 
 # wanted CONTENDER TABLE:WORKLOADS_ARRAY...: does --only select one of the contender's cells in these tables?
 # A contender nothing selects is not set up at all (a `ublk add` costs half a minute or more under TCG).
@@ -162,8 +181,10 @@ for c in "${LOOP_CONTENDERS[@]}"; do
   [[ $c == jublk-dio && -n $only && "gc" =~ $only ]] && continue
   select_contender "$c" fs:FS_WORKLOADS raw:RAW_WORKLOADS
 done
-for c in "${NULL_CONTENDERS[@]}"; do select_contender "$c" null:NULL_WORKLOADS; done
-for c in "${NBD_CONTENDERS[@]}"; do select_contender "$c" nbd:NBD_WORKLOADS; done
+q2() { [[ $(queues "$1") == 2 ]] && echo _Q2; } # q2 CONTENDER: the suffix of its workload arrays
+for c in "${RAW_ONLY_CONTENDERS[@]}"; do select_contender "$c" "raw:RAW_WORKLOADS$(q2 "$c")"; done
+for c in "${NULL_CONTENDERS[@]}"; do select_contender "$c" "null:NULL_WORKLOADS$(q2 "$c")"; done
+for c in "${NBD_CONTENDERS[@]}"; do select_contender "$c" "nbd:NBD_WORKLOADS$(q2 "$c")"; done
 use() { [[ -z ${NA[$1]:-} ]]; } # use CONTENDER: selected, and set up so far
 any_of() { local c; for c; do use "$c" && return 0; done; return 1; }
 
@@ -188,7 +209,7 @@ t1_layout() { # DIR: lay out the table-1 files (fio reuses them as long as name 
   fio --name=t1 --directory="$1" --numjobs=$T1_JOBS --size=$T1_JOBSIZE --rw=write --bs=1M --ioengine=psync \
     --end_fsync=1 --eta=never --output=/dev/null
 }
-if any_of "${LOOP_CONTENDERS[@]}"; then
+if any_of "${RAW_CONTENDERS[@]}"; then
   fallocate -l "$FILE_SIZE" "$IMG" || exit 1
   say "filling the raw region ($RAW_SIZE at $RAW_OFF) and making the ext4 ($FS_SIZE)"
   fio --name=fill --filename="$IMG" --offset="$RAW_OFF" --size="$RAW_SIZE" --rw=write --bs=1M --direct=1 \
@@ -264,15 +285,27 @@ if use kloop-dio; then
   fi
 fi
 use file && DEV[file]=$IMG
-# jublk: one queue, depth 128 (its defaults); kublk with the same.
-add_jublk jublk-buf loop --file "$IMG" --buffered -q 1 -d 128
-add_jublk jublk-dio loop --file "$IMG" --direct -q 1 -d 128
+# jublk: one queue, depth 128 (its defaults); kublk with the same. Every jublk loop device serves the same
+# file: --allow-shared (jublk refuses a file another of its devices serves, since each device caches it
+# unaware of the other; here only one contender does I/O at a time, and caches are dropped before each cell).
+add_jublk jublk-buf loop --file "$IMG" --allow-shared --buffered -q 1 -d 128
+add_jublk jublk-dio loop --file "$IMG" --allow-shared --direct -q 1 -d 128
 add_kublk kublk-loop -t loop -q 1 -d 128 "$IMG"
 # Zero copy (UBLK_F_AUTO_BUF_REG): both servers' O_DIRECT backing I/O on the request's own pages.
-add_jublk jublk-zc loop --file "$IMG" --direct --zero-copy -q 1 -d 128
+add_jublk jublk-zc loop --file "$IMG" --allow-shared --direct --zero-copy -q 1 -d 128
 add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
 add_jublk jublk-null null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
+# The same options on both servers: batch I/O (UBLK_F_BATCH_IO: many requests and answers per command), and
+# two queues (a queue thread each; the cells run a fio job per vCPU).
+add_jublk jublk-dio-batch loop --file "$IMG" --allow-shared --direct --batch -q 1 -d 128
+add_kublk kublk-loop-batch -t loop -q 1 -d 128 --batch "$IMG"
+add_jublk jublk-dio-q2 loop --file "$IMG" --allow-shared --direct -q 2 -d 128
+add_kublk kublk-loop-q2 -t loop -q 2 -d 128 "$IMG"
+add_jublk jublk-null-batch null --size 4G --batch -q 1 -d 128
+add_kublk kublk-null-batch -t null -q 1 -d 128 --batch
+add_jublk jublk-null-q2 null --size 4G -q 2 -d 128
+add_kublk kublk-null-q2 -t null -q 2 -d 128
 if ! use null_blk; then
   :
 elif modprobe null_blk nr_devices=1 queue_mode=2 irqmode=0 gb=4 bs=512 submit_queues=1 hw_queue_depth=128 &&
@@ -350,14 +383,20 @@ fi
 # 4096-byte blocks like nbd-client -b 4096.
 add_jublk jublk-nbd-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS"
 add_jublk jublk-nbd-c2 nbd --socket "$NBD_SOCK" -q 2 -d 128 --logical-block-size "$NBD_BS"
-for c in jublk-nbd-c1 jublk-nbd-c2; do
+# One connection with zero copy (payloads over 32 KiB go between the socket and the request's own pages), and
+# with batch I/O.
+add_jublk jublk-nbd-zc-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --zero-copy
+add_jublk jublk-nbd-batch-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --batch
+add_jublk jublk-nbd-zcb-c1 nbd --socket "$NBD_SOCK" -q 1 -d 128 --logical-block-size "$NBD_BS" --zero-copy --batch
+for c in jublk-nbd-c1 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1; do
   ((nbd_filled)) && break
   use "$c" && nbd_fill "${DEV[$c]}" && nbd_filled=1
 done
 any_of "${NBD_CONTENDERS[@]}" && ((!nbd_filled)) && nbd_na "filling the export failed" "${NBD_CONTENDERS[@]}"
 meta nbd_filled "$nbd_filled"
 
-for c in "${LOOP_CONTENDERS[@]}" "${NULL_CONTENDERS[@]}" "${NBD_CONTENDERS[@]}"; do contender_line "$c"; done
+ALL_CONTENDERS=("${RAW_CONTENDERS[@]}" "${NULL_CONTENDERS[@]}" "${NBD_CONTENDERS[@]}")
+for c in "${ALL_CONTENDERS[@]}"; do contender_line "$c"; done
 ublk list >"$OUT/logs/ublk-list.txt" 2>&1
 [[ -n $KUBLK ]] && "$KUBLK" list >"$OUT/logs/kublk-list.txt" 2>&1
 losetup -l >"$OUT/logs/losetup.txt" 2>&1
@@ -508,12 +547,16 @@ rotate() {
 
 # ---- warm-up: the servers' JIT (and kublk's caches), on the raw region -------------------------------------
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
-for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-nbd-c1 jublk-nbd-c2; do
+for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-dio-batch kublk-loop-batch \
+  jublk-dio-q2 kublk-loop-q2 jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-nbd-c1 \
+  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1; do
   [[ -n ${NA[$c]:-} ]] && continue
-  off=(--offset="$RAW_OFF" --size="$RAW_SIZE")
-  [[ $c == *-null || $c == jublk-nbd-c1 ]] && off=()
-  # two connections: a job per vCPU, so that both queues' threads run the code being compiled
-  [[ $c == jublk-nbd-c2 ]] && off=(--numjobs=2 --cpus_allowed="$NBD_CPUS" --cpus_allowed_policy=split)
+  case $c in
+    *-null* | jublk-nbd-*) off=() ;; # the whole device
+    *) off=(--offset="$RAW_OFF" --size="$RAW_SIZE") ;;
+  esac
+  # two queues (connections): a job per vCPU, so that both queues' threads run the code being compiled
+  (($(queues "$c") == 2)) && off+=(--numjobs=2 --cpus_allowed="$ALL_CPUS" --cpus_allowed_policy=split)
   # kublk (C) has nothing to warm up but its caches: a third of the time.
   w=$WARMUP
   [[ $c == kublk-* ]] && w=$((WARMUP / 3))
@@ -542,22 +585,24 @@ for ((r = 1; r <= rounds; r++)); do
   done
   say "round $r/$rounds: table 2 (raw device, io_uring O_DIRECT)"
   for wl in "${RAW_WORKLOADS[@]}"; do
-    for c in $(rotate $((r - 1)) "${LOOP_CONTENDERS[@]}"); do
+    for c in $(rotate $((r - 1)) "${RAW_CONTENDERS[@]}"); do
+      args=$(queue_args "$wl" "$(queues "$c")" "$RAW_SIZE_MIB" "${RAW_ARGS[$wl]}") || continue
       # shellcheck disable=SC2086
-      cell raw "$wl" "$c" "$r" ${RAW_ARGS[$wl]}
+      cell raw "$wl" "$c" "$r" $args
     done
   done
   say "round $r/$rounds: table 3 (null targets)"
   for wl in "${NULL_WORKLOADS[@]}"; do
     for c in $(rotate $((r - 1)) "${NULL_CONTENDERS[@]}"); do
+      args=$(queue_args "$wl" "$(queues "$c")" 0 "${NULL_ARGS[$wl]}") || continue
       # shellcheck disable=SC2086
-      cell null "$wl" "$c" "$r" ${NULL_ARGS[$wl]}
+      cell null "$wl" "$c" "$r" $args
     done
   done
   any_of "${NBD_CONTENDERS[@]}" && say "round $r/$rounds: table 6 (nbd: the kernel's client vs jublk's, one nbdkit)"
   for wl in "${NBD_WORKLOADS[@]}"; do
     for c in $(rotate $((r - 1)) "${NBD_CONTENDERS[@]}"); do
-      args=$(nbd_args "$wl" "${c##*-c}") || continue
+      args=$(nbd_args "$wl" "$(queues "$c")") || continue
       # shellcheck disable=SC2086
       nbd_cell "$wl" "$c" "$r" $args
     done
@@ -581,11 +626,12 @@ fi
 # ---- teardown ----------------------------------------------------------------------------------------------
 say "teardown"
 cp /run/jublk/*.log "$OUT/logs/" 2>/dev/null
-for c in jublk-buf jublk-dio jublk-zc jublk-null jublk-nbd-c1 jublk-nbd-c2; do
-  [[ -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && ublk del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
+for c in "${ALL_CONTENDERS[@]}"; do
+  [[ $c == jublk-* && -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && ublk del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
 done
-for c in kublk-loop kublk-zc kublk-null; do
-  [[ -n $KUBLK && -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] && "$KUBLK" del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
+for c in "${ALL_CONTENDERS[@]}"; do
+  [[ $c == kublk-* && -n $KUBLK && -n ${DEV[$c]:-} && -b ${DEV[$c]} ]] &&
+    "$KUBLK" del -n "${DEV[$c]#/dev/ublkb}" >>"$OUT/logs/del.log" 2>&1
 done
 for c in kloop-buf kloop-dio; do [[ -n ${DEV[$c]:-} ]] && losetup -d "${DEV[$c]}"; done
 lsmod | grep -q '^null_blk' && rmmod null_blk

@@ -34,6 +34,17 @@ LABEL = {
     "jublk-nbd-c1": "jublk nbd (1 connection)",
     "knbd-c2": "kernel nbd (2 connections)",
     "jublk-nbd-c2": "jublk nbd (2 connections)",
+    "jublk-dio-batch": "jublk --direct --batch",
+    "kublk-loop-batch": "kublk loop --batch",
+    "jublk-dio-q2": "jublk --direct, 2 queues",
+    "kublk-loop-q2": "kublk loop, 2 queues",
+    "jublk-null-batch": "jublk null --batch",
+    "kublk-null-batch": "kublk null --batch",
+    "jublk-null-q2": "jublk null, 2 queues",
+    "kublk-null-q2": "kublk null, 2 queues",
+    "jublk-nbd-zc-c1": "jublk nbd --zero-copy (1 connection)",
+    "jublk-nbd-batch-c1": "jublk nbd --batch (1 connection)",
+    "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
 }
 SHORT = {
     "kloop-buf": "kloop buf",
@@ -51,12 +62,30 @@ SHORT = {
     "jublk-nbd-c1": "jublk nbd 1c",
     "knbd-c2": "kernel nbd 2c",
     "jublk-nbd-c2": "jublk nbd 2c",
+    "jublk-dio-batch": "jublk dio batch",
+    "kublk-loop-batch": "kublk batch",
+    "jublk-dio-q2": "jublk dio 2q",
+    "kublk-loop-q2": "kublk 2q",
+    "jublk-null-batch": "jublk null batch",
+    "kublk-null-batch": "kublk null batch",
+    "jublk-null-q2": "jublk null 2q",
+    "kublk-null-q2": "kublk null 2q",
+    "jublk-nbd-zc-c1": "jublk nbd zc 1c",
+    "jublk-nbd-batch-c1": "jublk nbd batch 1c",
+    "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
 }
 LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk"]
 SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
+# jublk's nbd client with other options, one connection, against knbd-c1
+NBD_MORE = ["jublk-nbd-zc-c1", "jublk-nbd-batch-c1", "jublk-nbd-zcb-c1"]
+# jublk against kublk with the same options (tables 2 and 3 only): (jublk, kublk) per table and mode
+SAME = {("raw", "1q"): ("jublk-dio", "kublk-loop"), ("raw", "batch"): ("jublk-dio-batch", "kublk-loop-batch"),
+        ("raw", "2q"): ("jublk-dio-q2", "kublk-loop-q2"), ("null", "1q"): ("jublk-null", "kublk-null"),
+        ("null", "batch"): ("jublk-null-batch", "kublk-null-batch"), ("null", "2q"): ("jublk-null-q2", "kublk-null-q2")}
+SAME_MODES = [("1q", "1 queue"), ("batch", "batch, 1 queue"), ("2q", "2 queues")]
 # (workload, title, metric, unit, with two connections too): the nbd table's rows
 NBD_ROWS = [("randread-qd1", "randread 4k qd1: mean µs", "lat_us", "us", False),
             ("randread-qd1", "randread 4k qd1: p99 µs", "p99_us", "us", False),
@@ -326,6 +355,33 @@ def main():
              ratio(table, wl, "jublk-zc", "kublk-zc", metric)]
         w(f"| {title} | " + " | ".join(vals + r) + " |")
 
+    def same_head(table, modes):
+        w("| | " + " | ".join(f"{SHORT[SAME[(table, m)][0]]} | {SHORT[SAME[(table, m)][1]]} | jublk ÷ kublk ({n})"
+                              for m, n in modes) + " |")
+        w("|" + "---|" * (3 * len(modes) + 1))
+
+    def same_vals(table, wl, metric, unit, modes):
+        """jublk, kublk, jublk ÷ kublk per mode; '–' where the mode does not run the workload (two queues at
+        queue depth 1)."""
+        vals = []
+        for mode, _ in modes:
+            j, k = SAME[(table, mode)]
+            if mode == "2q" and wl.endswith("-qd1"):
+                vals += ["–", "–", ""]
+                continue
+            for c in (j, k):
+                add_csv(table, wl, c, metric, unit)
+            vals += [cellv(table, wl, j, metric, unit), cellv(table, wl, k, metric, unit),
+                     ratio(table, wl, j, k, metric)]
+        return vals
+
+    same_intro = ("jublk against kublk with the same options: one queue (as above), batch I/O (`--batch` on both: "
+                  "UBLK_F_BATCH_IO, many requests and answers per command) and two queues (`-q 2` on both: fio "
+                  "runs two jobs, one per vCPU, each with half the depth, the same total, reported as one; "
+                  "sequential jobs each get their half of the region; queue depth 1 is not run with two queues: "
+                  "one job uses one queue). Depth 128 per queue. Ratios jublk ÷ kublk: above 1 is better for "
+                  "IOPS and MiB/s, worse for latency.")
+
     # Table 1
     w(f"## 1. ext4 on the device: fio psync 4 KiB, {meta.get('T1_JOBS', '16')} jobs (IOPS)")
     w("")
@@ -356,6 +412,19 @@ def main():
     for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
         loop_row(f"{name}: MiB/s", "raw", wl, "mibs", "MiB/s")
     w("")
+    w("### 2b. Raw device: jublk --direct vs kublk loop with the same options")
+    w("")
+    w(same_intro)
+    w("")
+    same_head("raw", SAME_MODES)
+    for wl, name in [("randread-qd1", "randread 4k qd1"), ("randwrite-qd1", "randwrite 4k qd1")]:
+        w(f"| {name}: mean µs | " + " | ".join(same_vals("raw", wl, "lat_us", "us", SAME_MODES)) + " |")
+        w(f"| {name}: p99 µs | " + " | ".join(same_vals("raw", wl, "p99_us", "us", SAME_MODES)) + " |")
+    for wl, name in [("randread-qd32", "randread 4k qd32"), ("randwrite-qd32", "randwrite 4k qd32")]:
+        w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", SAME_MODES)) + " |")
+    for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
+        w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", SAME_MODES)) + " |")
+    w("")
 
     # Table 3
     w("## 3. Null targets: framework overhead (fio io_uring O_DIRECT, 4 KiB randread)")
@@ -370,6 +439,16 @@ def main():
             add_csv("null", wl, c, metric, unit)
         w(f"| {title} | " + " | ".join(vals + [ratio("null", wl, "jublk-null", "kublk-null", metric),
                                                ratio("null", wl, "jublk-null", "null_blk", metric)]) + " |")
+    w("")
+    w("### 3b. Null targets: jublk null vs kublk null with the same options")
+    w("")
+    w(same_intro)
+    w("")
+    same_head("null", SAME_MODES)
+    for wl, metric, unit, title in [("randread-qd32", "iops", "IOPS", "qd32: IOPS"),
+                                    ("randread-qd1", "lat_us", "us", "qd1: mean µs"),
+                                    ("randread-qd1", "p99_us", "us", "qd1: p99 µs")]:
+        w(f"| {title} | " + " | ".join(same_vals("null", wl, metric, unit, SAME_MODES)) + " |")
     w("")
 
     raw_wls = [("raw", "randread-qd1"), ("raw", "randwrite-qd1"), ("raw", "randread-qd32"),
@@ -438,6 +517,38 @@ def main():
         w(f"| {table} {wl} | " + " | ".join(vals) + " |")
     w("")
 
+    w("### 4b. CPU per I/O, jublk vs kublk with the same options (batch I/O, two queues)")
+    w("")
+    w("As above, for the servers of tables 2b and 3b (raw rows: jublk --direct and kublk loop; null rows: "
+      "the null targets). Server CPU µs per I/O (all its threads), jublk ÷ kublk:")
+    w("")
+    more = SAME_MODES[1:]
+    same_wls = raw_wls + [("null", "randread-qd32"), ("null", "randread-qd1")]
+    w("| | " + " | ".join(f"jublk ({n}) | kublk ({n}) | jublk ÷ kublk ({n})" for _, n in more) + " |")
+    w("|" + "---|" * (3 * len(more) + 1))
+    for table, wl in same_wls:
+        w(f"| {table} {wl} | " + " | ".join(same_vals(table, wl, "server_cpu_us_per_io", "us", more)) + " |")
+    w("")
+    w("Where it goes (µs per I/O): own threads (jublk: its queue threads `ublkN-qM`, both of them with two "
+      "queues) / io_uring `iou-wrk` workers / (jublk) JIT threads' CPU in % of one CPU:")
+    w("")
+    w("| | " + " | ".join(f"jublk ({n}) | kublk ({n})" for _, n in more) + " |")
+    w("|" + "---|" * (2 * len(more) + 1))
+    for table, wl in same_wls:
+        vals = []
+        for mode, _ in more:
+            for c in SAME[(table, mode)]:
+                vals.append("–" if mode == "2q" and wl.endswith("-qd1") else cpu_split(table, wl, c))
+        w(f"| {table} {wl} | " + " | ".join(vals) + " |")
+    w("")
+    w("Whole guest CPU µs per I/O (all CPUs, fio and kernel included), jublk ÷ kublk:")
+    w("")
+    w("| | " + " | ".join(f"jublk ({n}) | kublk ({n}) | jublk ÷ kublk ({n})" for _, n in more) + " |")
+    w("|" + "---|" * (3 * len(more) + 1))
+    for table, wl in same_wls:
+        w(f"| {table} {wl} | " + " | ".join(same_vals(table, wl, "guest_cpu_us_per_io", "us", more)) + " |")
+    w("")
+
     # Table 5
     w("## 5. I/O mode: page cache, context switches, CPU (direct vs buffered)")
     w("")
@@ -478,11 +589,15 @@ def main():
       f"{meta.get('NBD_BS', '?')} -C N`) and disconnects it after; jublk's is `ublk add nbd --socket -q N -d 128 "
       f"--logical-block-size {meta.get('NBD_BS', '?')}`, alive for the run. 1 connection: one fio job; "
       "2 connections (one hardware queue each): two jobs, one per vCPU, each with half the depth (the same total). "
-      "Ratios jublk ÷ kernel; issue 13 asks for ≥ 1.00× at 4 KiB qd32 and 512 KiB sequential.")
+      "Ratios jublk ÷ kernel; issue 13 asks for ≥ 1.00× at 4 KiB qd32 and 512 KiB sequential. "
+      "The last columns: jublk's client with one connection and `--zero-copy` (payloads over 32 KiB go "
+      "between the socket and the request's own pages), and with `--batch` (UBLK_F_BATCH_IO), each ÷ the kernel's with one connection: above "
+      "1 is better for IOPS and MiB/s, worse for latency.")
     w("")
     w("| | " + " | ".join(SHORT[c] for c in NBD[:2]) + " | jublk ÷ kernel (1c) | "
-      + " | ".join(SHORT[c] for c in NBD[2:]) + " | jublk ÷ kernel (2c) |")
-    w("|" + "---|" * 7)
+      + " | ".join(SHORT[c] for c in NBD[2:]) + " | jublk ÷ kernel (2c) | "
+      + " | ".join(f"{SHORT[c]} | ÷ kernel (1c)" for c in NBD_MORE) + " |")
+    w("|" + "---|" * (7 + 2 * len(NBD_MORE)))
     for wl, title, metric, unit, two in NBD_ROWS:
         vals = []
         for pair in (NBD[:2], NBD[2:]):
@@ -492,12 +607,17 @@ def main():
             for c in pair:
                 add_csv("nbd", wl, c, metric, unit)
             vals += [cellv("nbd", wl, c, metric, unit) for c in pair] + [ratio("nbd", wl, pair[1], pair[0], metric)]
+        for c in NBD_MORE:
+            add_csv("nbd", wl, c, metric, unit)
+            vals += [cellv("nbd", wl, c, metric, unit), ratio("nbd", wl, c, "knbd-c1", metric)]
         w(f"| {title} | " + " | ".join(vals) + " |")
     w("")
     goal = []
     for wl in NBD_GOAL:
         metric = "mibs" if wl.endswith("-512k") else "iops"
-        for k, j, n in (("knbd-c1", "jublk-nbd-c1", "1c"), ("knbd-c2", "jublk-nbd-c2", "2c")):
+        for k, j, n in (("knbd-c1", "jublk-nbd-c1", "1c"), ("knbd-c2", "jublk-nbd-c2", "2c"),
+                        ("knbd-c1", "jublk-nbd-zc-c1", "1c zc"), ("knbd-c1", "jublk-nbd-batch-c1", "1c batch"),
+                        ("knbd-c1", "jublk-nbd-zcb-c1", "1c zc+batch")):
             x, y = stats("nbd", wl, j, metric).median, stats("nbd", wl, k, metric).median
             if x is not None and y:
                 goal.append(f"{wl} {n} {x / y:.2f}×" + ("" if x / y >= 1.0 else " (below)"))
@@ -508,8 +628,10 @@ def main():
       "so the difference is the client's) and, for jublk, its server process alone (all its threads).")
     w("")
     w("| | guest: " + " | guest: ".join(SHORT[c] for c in NBD[:2]) + " | ÷ (1c) | guest: "
-      + " | guest: ".join(SHORT[c] for c in NBD[2:]) + " | ÷ (2c) | jublk server 1c | jublk server 2c |")
-    w("|" + "---|" * 9)
+      + " | guest: ".join(SHORT[c] for c in NBD[2:]) + " | ÷ (2c) | "
+      + " | ".join(f"guest: {SHORT[c]} | ÷ (1c)" for c in NBD_MORE)
+      + " | jublk server 1c | jublk server 2c | " + " | ".join(f"server: {SHORT[c]}" for c in NBD_MORE) + " |")
+    w("|" + "---|" * (9 + 3 * len(NBD_MORE)))
     for wl in ["randread-qd1", "randread-qd32", "randwrite-qd32", "read-512k", "write-512k"]:
         vals = []
         for pair in (NBD[:2], NBD[2:]):
@@ -520,7 +642,11 @@ def main():
                 add_csv("nbd", wl, c, "guest_cpu_us_per_io", "us")
             vals += [cellv("nbd", wl, c, "guest_cpu_us_per_io", "us") for c in pair]
             vals.append(ratio("nbd", wl, pair[1], pair[0], "guest_cpu_us_per_io"))
-        for c in ("jublk-nbd-c1", "jublk-nbd-c2"):
+        for c in NBD_MORE:
+            add_csv("nbd", wl, c, "guest_cpu_us_per_io", "us")
+            vals += [cellv("nbd", wl, c, "guest_cpu_us_per_io", "us"),
+                     ratio("nbd", wl, c, "knbd-c1", "guest_cpu_us_per_io")]
+        for c in ["jublk-nbd-c1", "jublk-nbd-c2"] + NBD_MORE:
             if c == "jublk-nbd-c2" and wl.endswith("-qd1"):
                 vals.append("–")
                 continue
@@ -637,10 +763,14 @@ def main():
               ("page cache growth MiB, raw randread qd32", "raw", "randread-qd32", "cached_growth_mib", MODES),
               ("server ctx switches per I/O, raw randread qd32", "raw", "randread-qd32", "server_cs_per_io",
                ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc"]),
-              ("nbd randread 4k qd32: IOPS", "nbd", "randread-qd32", "iops", NBD),
-              ("nbd randwrite 4k qd32: IOPS", "nbd", "randwrite-qd32", "iops", NBD),
-              ("nbd read 512k: MiB/s", "nbd", "read-512k", "mibs", NBD),
-              ("nbd write 512k: MiB/s", "nbd", "write-512k", "mibs", NBD)]
+              ("raw randread 4k qd32: IOPS (1q, batch, 2q)", "raw", "randread-qd32",
+               "iops", [c for m, _ in SAME_MODES for c in SAME[("raw", m)]]),
+              ("null randread 4k qd32: IOPS (1q, batch, 2q)", "null", "randread-qd32",
+               "iops", [c for m, _ in SAME_MODES for c in SAME[("null", m)]]),
+              ("nbd randread 4k qd32: IOPS", "nbd", "randread-qd32", "iops", NBD + NBD_MORE),
+              ("nbd randwrite 4k qd32: IOPS", "nbd", "randwrite-qd32", "iops", NBD + NBD_MORE),
+              ("nbd read 512k: MiB/s", "nbd", "read-512k", "mibs", NBD + NBD_MORE),
+              ("nbd write 512k: MiB/s", "nbd", "write-512k", "mibs", NBD + NBD_MORE)]
     with open(os.path.join(d, "chart.csv"), "w", newline="", encoding="utf-8") as f:
         cw = csv.writer(f)
         cw.writerow(["panel", "contender", "median", "min", "max"])

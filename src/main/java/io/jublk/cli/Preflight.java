@@ -61,6 +61,10 @@ final class Preflight {
             throw new Errors.UserError("--zero-copy needs UBLK_F_AUTO_BUF_REG, which this kernel's ublk driver lacks "
                     + "(Linux 6.16 or newer has it)");
         }
+        if ((missing & Ublk.UBLK_F_USER_COPY) != 0) {
+            throw new Errors.UserError("--zero-copy needs UBLK_F_USER_COPY, which this kernel's ublk driver lacks "
+                    + "(Linux 6.5 or newer has it)");
+        }
         if ((missing & Ublk.UBLK_F_NO_AUTO_PART_SCAN) != 0) {
             throw new Errors.UserError("--no-partition-scan needs UBLK_F_NO_AUTO_PART_SCAN, which this kernel's ublk "
                     + "driver lacks");

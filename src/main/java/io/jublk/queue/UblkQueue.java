@@ -144,9 +144,12 @@ public final class UblkQueue implements CompletionHandler, Runnable {
      * @param batch    the device has UBLK_F_BATCH_IO: tags come and answers go many per command (PREP_IO_CMDS once,
      *                 multishot FETCH_IO_CMDS, COMMIT_IO_CMDS once per loop turn) instead of FETCH_REQ and
      *                 COMMIT_AND_FETCH_REQ per tag
+     * @param userCopy the device has UBLK_F_USER_COPY: a request's data can also be copied with pread/pwrite on the
+     *                 char device (at the tag's offset), e.g. the small payloads of a zero-copy network target
      */
     public record Config(int devId, int queueId, int depth, int ioDescSize, int bufferBytes, int ublkcFd,
-            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher, boolean zeroCopy, boolean batch) {}
+            List<Integer> cpus, RequestDecoder decoder, boolean ioFlusher, boolean zeroCopy, boolean batch,
+            boolean userCopy) {}
 
     private final Config cfg;
     private final Target target;
@@ -1284,6 +1287,52 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             long sqe = prep(r, sub, bufferOffset, length);
             ring.prepRecv(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, ud(r, sub));
             socketBuffer(sqe, r, sendRecvFixed);
+        }
+
+        @Override
+        public int copyFromRequest(Request r, long bufferOffset, MemorySegment to, int length) {
+            checkCopy(r, bufferOffset, to, length);
+            if (!cfg.zeroCopy()) {
+                MemorySegment.copy(r.buffer(), bufferOffset, to, 0, length);
+                return length;
+            }
+            return copied(LibC.rawPread(cfg.ublkcFd(), to, length, userCopyPosition(r, bufferOffset)), length);
+        }
+
+        @Override
+        public int copyToRequest(Request r, long bufferOffset, MemorySegment from, int length) {
+            checkCopy(r, bufferOffset, from, length);
+            if (!cfg.zeroCopy()) {
+                MemorySegment.copy(from, 0, r.buffer(), bufferOffset, length);
+                return length;
+            }
+            return copied(LibC.rawPwrite(cfg.ublkcFd(), from, length, userCopyPosition(r, bufferOffset)), length);
+        }
+
+        private void checkCopy(Request r, long bufferOffset, MemorySegment memory, int length) {
+            long capacity = cfg.zeroCopy() ? r.length() : r.buffer().byteSize();
+            if (bufferOffset < 0 || length < 0 || bufferOffset + length > capacity || memory.byteSize() < length) {
+                throw new IndexOutOfBoundsException("copy of " + length + " bytes at " + bufferOffset + " of " + r
+                        + " with " + memory.byteSize() + " bytes of memory");
+            }
+            if (state[r.tag()] != SERVING || held[r.tag()]) {
+                throw new IllegalStateException("a copy for " + r + ", which is not being served");
+            }
+            if (cfg.zeroCopy() && !cfg.userCopy()) {
+                throw new UnsupportedOperationException("copying the data of a zero-copy request (" + r + ") needs "
+                        + "a device made with UBLK_F_USER_COPY too (Target.deviceFlags)");
+            }
+        }
+
+        /** Where the char device's pread/pwrite reach a request's data (UBLK_F_USER_COPY). */
+        private long userCopyPosition(Request r, long bufferOffset) {
+            return Ublk.UBLKSRV_IO_BUF_OFFSET + ((long) cfg.queueId() << Ublk.UBLK_QID_OFF)
+                    + ((long) r.tag() << Ublk.UBLK_TAG_OFF) + bufferOffset;
+        }
+
+        /** A whole copy gives its length; a short one EIO (the driver copies all or fails); an error its -errno. */
+        private static int copied(long n, int length) {
+            return n == length ? length : n < 0 ? (int) n : -Errno.EIO;
         }
 
         /** A zero-copy request's pages are reachable only as its fixed buffer, which SEND/RECV take on 7.3. */

@@ -366,7 +366,8 @@ public final class UblkServer implements AutoCloseable {
             QueueStats s = new QueueStats(q);
             UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
                     info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher(),
-                    (info.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0, (info.flags() & Ublk.UBLK_F_BATCH_IO) != 0),
+                    (info.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0, (info.flags() & Ublk.UBLK_F_BATCH_IO) != 0,
+                    (info.flags() & Ublk.UBLK_F_USER_COPY) != 0),
                     target, s,
                     queueExited::countDown);
             stats.add(s);

@@ -148,6 +148,27 @@ public interface QueueContext {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " has no socket operations");
     }
 
+    // ---- copies of a request's data, at once -----------------------------------------------------------------
+
+    /**
+     * Copies {@code length} bytes of the request's data from {@code bufferOffset} into {@code to} (e.g. a small WRITE
+     * payload into a network target's send buffer), now, on the queue thread, while the request is being served. On a
+     * device with its own buffers a memory copy; on a zero-copy device (the request's own pages) a pread on the ublk
+     * char device, which needs a device made with UBLK_F_USER_COPY as well (the server's options' flags): one system
+     * call, so zero-copy targets keep it for payloads too small to be worth their own operation.
+     *
+     * @return {@code length}, or a negative errno (the request then fails with it, say)
+     * @throws UnsupportedOperationException a zero-copy device without UBLK_F_USER_COPY
+     */
+    default int copyFromRequest(Request r, long bufferOffset, MemorySegment to, int length) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot copy request data");
+    }
+
+    /** Copies {@code length} bytes of {@code from} into the request's data at {@code bufferOffset} (a READ's payload). */
+    default int copyToRequest(Request r, long bufferOffset, MemorySegment from, int length) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot copy request data");
+    }
+
     // ---- not bound to any request: completions go to QueueHandler.ioDone(token, res) -----------------------
 
     /**

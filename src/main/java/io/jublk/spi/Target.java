@@ -36,10 +36,11 @@ public interface Target extends AutoCloseable {
     }
 
     /**
-     * Whether this target moves data only through {@link QueueContext#read} and {@link QueueContext#write}
-     * (never touching {@link Request#buffer()}), so it can serve a zero-copy device: with UBLK_F_AUTO_BUF_REG
-     * those operations go straight between the request's own pages and the file, and a request has no buffer
-     * of its own.
+     * Whether this target moves data only through the queue's operations bound to the request ({@link
+     * QueueContext#read}, {@link QueueContext#write}, SEND and RECV) and its copies ({@link
+     * QueueContext#copyFromRequest}, which need UBLK_F_USER_COPY too), never touching {@link Request#buffer()}, so
+     * it can serve a zero-copy device: with UBLK_F_AUTO_BUF_REG those operations go straight between the request's
+     * own pages and the file or socket, and a request has no buffer of its own.
      */
     default boolean supportsZeroCopy() {
         return false;

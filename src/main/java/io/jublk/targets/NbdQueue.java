@@ -36,6 +36,11 @@ import java.util.concurrent.locks.LockSupport;
  * one is received straight into the request's buffer, bound to it. Every request is answered with
  * {@link QueueContext#complete} on the queue thread, or by the return value of its own operation's completion.
  *
+ * <p><b>Zero copy.</b> On a zero-copy device (UBLK_F_AUTO_BUF_REG with UBLK_F_USER_COPY) the code is the same: "a
+ * request's buffer" is then its own pages, reached by SEND and RECV on its fixed buffer, and the copies of small
+ * payloads into the batch and out of the receive buffer are {@link QueueContext#copyFromRequest} and
+ * {@link QueueContext#copyToRequest} (pread and pwrite on the char device instead of a memory copy).
+ *
  * <p><b>Connection loss</b> (the server closed, a reset, an ESHUTDOWN reply, no reply within the timeout): the
  * socket is shut down, every request sent and not answered is queued again, and the supervisor connects anew with
  * backoff. Once the operations on the old socket have ended, the new one takes its place in the ring's file table
@@ -220,6 +225,14 @@ final class NbdQueue implements QueueHandler {
                 break;
             }
             fifoHead++;
+            if (copy > 0) {
+                // the payload behind the header: a memory copy, or on a zero-copy device a pread of its pages
+                int c = q.copyFromRequest(r, 0, sendBuf.asSlice(len + Nbd.REQUEST_BYTES, copy), copy);
+                if (c < 0) {
+                    answer(tag, c);
+                    continue;
+                }
+            }
             header(len, r);
             len += Nbd.REQUEST_BYTES;
             q.waitingOnBackend(r);
@@ -230,10 +243,7 @@ final class NbdQueue implements QueueHandler {
                 payloadDone = 0;
                 break;
             }
-            if (copy > 0) {
-                MemorySegment.copy(r.buffer(), 0, sendBuf, len, copy);
-                len += copy;
-            }
+            len += copy;
             state[tag] = SENT;
         }
         awaiting += sent;
@@ -402,15 +412,22 @@ final class NbdQueue implements QueueHandler {
             if (r.op() == Ublk.UBLK_IO_OP_READ && error == 0) {
                 long have = rEnd - rStart - Nbd.SIMPLE_REPLY_BYTES;
                 if (have >= len) {
-                    MemorySegment.copy(recvBuf, rStart + Nbd.SIMPLE_REPLY_BYTES, r.buffer(), 0, len);
+                    // a memory copy, or on a zero-copy device a pwrite into its pages
+                    int c = q.copyToRequest(r, 0, recvBuf.asSlice(rStart + Nbd.SIMPLE_REPLY_BYTES, len), (int) len);
                     rStart += Nbd.SIMPLE_REPLY_BYTES + (int) len;
-                    replied(tag, (int) len);
+                    replied(tag, c);
                     continue;
                 }
                 if (len <= BUFFERED_READ_MAX) {
                     break; // the rest of it fits behind it in the buffer
                 }
-                MemorySegment.copy(recvBuf, rStart + Nbd.SIMPLE_REPLY_BYTES, r.buffer(), 0, have);
+                if (have > 0) {
+                    int c = q.copyToRequest(r, 0, recvBuf.asSlice(rStart + Nbd.SIMPLE_REPLY_BYTES, have), (int) have);
+                    if (c < 0) {
+                        early[tag] = true; // its data is received all the same (the stream goes on), then it fails
+                        earlyResult[tag] = c;
+                    }
+                }
                 rStart = 0;
                 rEnd = 0;
                 state[tag] = PAYLOAD_IN;
@@ -463,7 +480,9 @@ final class NbdQueue implements QueueHandler {
             lostAt = 0;
             progress = System.nanoTime();
             startRecv();
-            return (int) r.length();
+            int result = early[tag] ? earlyResult[tag] : (int) r.length();
+            early[tag] = false;
+            return result;
         }
         directTag = -1;
         if (failOnDone[tag]) {

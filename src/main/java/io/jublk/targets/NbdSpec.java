@@ -2,7 +2,9 @@ package io.jublk.targets;
 
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
+import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.Ublk;
+import io.jublk.uring.IoUring;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,13 +27,15 @@ import picocli.CommandLine.Option;
  * @param timeoutSeconds how long requests are held while the server is away, or wait for a reply, before EIO
  * @param size           the device's size, once opened
  * @param tls            TLS to the server (its files as absolute paths), or null for none
+ * @param zeroCopy       payloads go between the socket and the requests' own pages (UBLK_F_AUTO_BUF_REG, with
+ *                       UBLK_F_USER_COPY for the small ones)
  */
 public record NbdSpec(String socket, String host, int port, String export, Integer connections, long timeoutSeconds,
-        Long size, NbdTls.Spec tls) implements TargetSpec {
+        Long size, NbdTls.Spec tls, boolean zeroCopy) implements TargetSpec {
 
     public NbdSpec(String socket, String host, int port, String export, Integer connections, long timeoutSeconds,
             Long size) {
-        this(socket, host, port, export, connections, timeoutSeconds, size, null);
+        this(socket, host, port, export, connections, timeoutSeconds, size, null, false);
     }
 
     public static final TargetType<NbdSpec> TYPE = TargetType.of("nbd", NbdSpec.class, Options::new)
@@ -91,12 +95,18 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
                 + "must carry (default: --host; with --socket and no name, only the certificate chain is checked).")
         String tlsHostname;
 
+        @Option(names = "--zero-copy", description = "READ and WRITE payloads larger than 32 KiB go between the "
+                + "socket and the request's own pages, copied once by the kernel instead of twice; small ones are "
+                + "copied through the ublk char device (UBLK_F_AUTO_BUF_REG and UBLK_F_USER_COPY, Linux 7.3 or "
+                + "newer: SEND and RECV on fixed buffers).")
+        boolean zeroCopy;
+
         @Override
         public NbdSpec spec() {
             String path = server.socket != null ? server.socket.toAbsolutePath().toString() : null;
             NbdTls.Spec t = tls || tlsCa != null || tlsCert != null || tlsKey != null || tlsHostname != null
                     ? new NbdTls.Spec(abs(tlsCa), abs(tlsCert), abs(tlsKey), tlsHostname) : null;
-            return new NbdSpec(path, server.host, port, export, connections, timeout, null, t);
+            return new NbdSpec(path, server.host, port, export, connections, timeout, null, t, zeroCopy);
         }
 
         private static String abs(Path p) {
@@ -113,7 +123,7 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
 
     @Override
     public long deviceFlags() {
-        return 0;
+        return zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG | Ublk.UBLK_F_USER_COPY : 0;
     }
 
     @Override
@@ -129,6 +139,18 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
             throw new ConfigException("--export: an NBD export name has at most 4096 bytes");
         }
         config(); // the address's own checks
+        if (zeroCopy && !socketsTakeFixedBuffers()) {
+            throw new ConfigException("--zero-copy for nbd needs a kernel whose io_uring sends and receives from fixed "
+                    + "buffers (IORING_RECVSEND_FIXED_BUF on SEND and RECV: Linux 7.3 or newer); leave it out");
+        }
+    }
+
+    /** Asked of a small ring of its own: the queues' rings are made only once the device is. */
+    private static boolean socketsTakeFixedBuffers() {
+        try (IoUring ring = IoUring.open(4)) {
+            return ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
+                    && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
+        }
     }
 
     @Override
@@ -145,7 +167,7 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
                     + t.logicalBlockSize() + "-byte blocks: the device serves the first " + t.sizeBytes());
         }
         return new Opened(t, new NbdSpec(socket, host, port, export, connections, timeoutSeconds, t.sizeBytes(),
-                tls), warnings);
+                tls, zeroCopy), warnings);
     }
 
     @Override
@@ -160,6 +182,9 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
         m.put("export", export == null || export.isEmpty() ? "(default)" : export);
         if (tls != null) {
             m.put("tls", tls.hostname() != null ? "yes (" + tls.hostname() + ")" : "yes");
+        }
+        if (zeroCopy) {
+            m.put("zero_copy", "yes");
         }
         return m;
     }

@@ -153,6 +153,16 @@ public final class NbdTarget implements Target {
         return true;
     }
 
+    /**
+     * Large payloads go between the socket and the request's own pages (SEND and RECV on its fixed buffer, 7.3), small
+     * ones through the queue's copies: a zero-copy device must have UBLK_F_USER_COPY as well as UBLK_F_AUTO_BUF_REG
+     * ({@link NbdSpec#deviceFlags()} asks for both).
+     */
+    @Override
+    public boolean supportsZeroCopy() {
+        return true;
+    }
+
     @Override
     public int queues(int asked) {
         int want = config.connections() != null ? config.connections() : asked;

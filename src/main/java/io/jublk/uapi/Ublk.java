@@ -73,6 +73,11 @@ public final class Ublk {
 
     public static final long UBLKSRV_CMD_BUF_OFFSET = 0;
     public static final long UBLKSRV_IO_BUF_OFFSET = 0x80000000L;
+    /** UBLK_F_USER_COPY: a request's data at UBLKSRV_IO_BUF_OFFSET + (queue << QID_OFF) + (tag << TAG_OFF) + offset. */
+    public static final int UBLK_IO_BUF_BITS = 25;
+    public static final int UBLK_TAG_OFF = UBLK_IO_BUF_BITS;
+    public static final int UBLK_TAG_BITS = 16;
+    public static final int UBLK_QID_OFF = UBLK_TAG_OFF + UBLK_TAG_BITS;
     public static final int UBLK_MAX_QUEUE_DEPTH = 4096;
     public static final int UBLK_MAX_NR_QUEUES = 1 << 12;
     public static final int UBLK_MIN_SEGMENT_SIZE = 4096;

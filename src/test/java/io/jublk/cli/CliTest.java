@@ -3,11 +3,13 @@ package io.jublk.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.jublk.ctrl.UblkControl;
 import io.jublk.daemon.DeviceDaemon;
+import io.jublk.spi.ConfigException;
 import io.jublk.spi.DeviceInfo;
 import io.jublk.uapi.Ublk;
 import io.jublk.record.DeviceSpec;
@@ -502,6 +504,23 @@ class CliTest {
         assertEquals(io.jublk.uapi.Ublk.UBLK_F_BATCH_IO | io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG,
                 addSpec("add", "loop", "--file", tmp.resolve("b.img").toString(), "--size", "1G", "--zero-copy",
                         "--batch").deviceFlags());
+    }
+
+    @Test
+    void addNbdTakesZeroCopyWhereTheKernelsSocketsTakeFixedBuffers() {
+        assertEquals(0, addSpec("add", "nbd", "--socket", "/run/nbd.sock").deviceFlags());
+        boolean fixed;
+        try (io.jublk.uring.IoUring ring = io.jublk.uring.IoUring.open(4)) {
+            fixed = ring.recvSendFixedBufferSupported(io.jublk.uapi.IoUringUapi.IORING_OP_RECV);
+        }
+        if (fixed) { // 7.3 (the VM)
+            assertEquals(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG | io.jublk.uapi.Ublk.UBLK_F_USER_COPY,
+                    addSpec("add", "nbd", "--socket", "/run/nbd.sock", "--zero-copy").deviceFlags());
+        } else { // the host's 6.18: refused at add, in one line, before anything is made
+            ConfigException e = assertThrows(ConfigException.class,
+                    () -> addSpec("add", "nbd", "--socket", "/run/nbd.sock", "--zero-copy"));
+            assertTrue(e.getMessage().contains("Linux 7.3 or newer"), e.getMessage());
+        }
     }
 
     @Test

@@ -669,6 +669,21 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         socketTransfer(Kind.RECV, r, sub, socket, bufferOffset, length, msgFlags);
     }
 
+    /** As UblkQueue: a memory copy here, where a zero-copy device's pread on the char device copies the pages. */
+    @Override
+    public int copyFromRequest(Request r, long bufferOffset, MemorySegment to, int length) {
+        checkRange(r, bufferOffset, length);
+        MemorySegment.copy(zeroCopy ? data[r.tag()] : r.buffer(), bufferOffset, to, 0, length);
+        return length;
+    }
+
+    @Override
+    public int copyToRequest(Request r, long bufferOffset, MemorySegment from, int length) {
+        checkRange(r, bufferOffset, length);
+        MemorySegment.copy(from, 0, zeroCopy ? data[r.tag()] : r.buffer(), bufferOffset, length);
+        return length;
+    }
+
     /** As UblkQueue: from or into the request's fixed buffer where there is one and the kernel takes it. */
     private void socketTransfer(Kind kind, Request r, int sub, int socket, long bufferOffset, int length,
             int msgFlags) {

@@ -59,7 +59,7 @@ class TargetsTest {
         for (TargetSpec spec : List.of(new NullSpec(1 << 30), OPENED_LOOP,
                 new NbdSpec(null, "10.0.0.1", 10809, "disk", 2, 30, 1L << 30),
                 new NbdSpec("/run/nbd.sock", null, 10809, "", null, 30, 1L << 30,
-                        new NbdTls.Spec("/etc/pki/ca.pem", null, null, "nbd.example")))) {
+                        new NbdTls.Spec("/etc/pki/ca.pem", null, null, "nbd.example"), true))) {
             DeviceSpec d = new DeviceSpec(spec, 1, 128, null, DeviceSpec.Recovery.NONE, null, "127.0.0.1");
             String json = Records.JSON.writeValueAsString(d);
             assertTrue(json.startsWith("{\"target\":{\"type\":\"" + Targets.of(spec).name() + "\""), json);
