@@ -145,7 +145,7 @@ fi
 LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
 RAW_ONLY_CONTENDERS=(jublk-dio-batch kublk-loop-batch jublk-dio-q2 kublk-loop-q2)
 RAW_CONTENDERS=("${LOOP_CONTENDERS[@]}" "${RAW_ONLY_CONTENDERS[@]}")
-NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2)
+NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-null-nolev)
 # The kernel's NBD client and jublk's, with one connection and with two; jublk's with zero copy and with batch
 # I/O (one connection).
 NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1)
@@ -295,6 +295,8 @@ add_kublk kublk-loop -t loop -q 1 -d 128 "$IMG"
 add_jublk jublk-zc loop --file "$IMG" --allow-shared --direct --zero-copy -q 1 -d 128
 add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
 add_jublk jublk-null null --size 4G -q 1 -d 128
+# The same with the queue ring's levers (registered ring fd, TASKRUN_FLAG, one CQ-head store per batch) off: A/B.
+JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.ring.levers=off" add_jublk jublk-null-nolev null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
 # The same options on both servers: batch I/O (UBLK_F_BATCH_IO: many requests and answers per command), and
 # two queues (a queue thread each; the cells run a fio job per vCPU).
@@ -549,7 +551,7 @@ rotate() {
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
 for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-dio-batch kublk-loop-batch \
   jublk-dio-q2 kublk-loop-q2 jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-nbd-c1 \
-  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1; do
+  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1 jublk-null-nolev; do
   [[ -n ${NA[$c]:-} ]] && continue
   case $c in
     *-null* | jublk-nbd-*) off=() ;; # the whole device

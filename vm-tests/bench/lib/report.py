@@ -45,6 +45,7 @@ LABEL = {
     "jublk-nbd-zc-c1": "jublk nbd --zero-copy (1 connection)",
     "jublk-nbd-batch-c1": "jublk nbd --batch (1 connection)",
     "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
+    "jublk-null-nolev": "jublk null, ring levers off (-Djublk.ring.levers=off)",
 }
 SHORT = {
     "kloop-buf": "kloop buf",
@@ -73,9 +74,10 @@ SHORT = {
     "jublk-nbd-zc-c1": "jublk nbd zc 1c",
     "jublk-nbd-batch-c1": "jublk nbd batch 1c",
     "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
+    "jublk-null-nolev": "jublk null levers off",
 }
 LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
-NULL = ["jublk-null", "kublk-null", "null_blk"]
+NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev"]
 SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
@@ -429,8 +431,8 @@ def main():
     # Table 3
     w("## 3. Null targets: framework overhead (fio io_uring O_DIRECT, 4 KiB randread)")
     w("")
-    w("| | " + " | ".join(SHORT[c] for c in NULL) + " | jublk ÷ kublk | jublk ÷ null_blk |")
-    w("|" + "---|" * 6)
+    w("| | " + " | ".join(SHORT[c] for c in NULL) + " | jublk ÷ kublk | jublk ÷ null_blk | levers on ÷ off |")
+    w("|" + "---|" * (len(NULL) + 4))
     for wl, metric, unit, title in [("randread-qd32", "iops", "IOPS", "qd32: IOPS"),
                                     ("randread-qd1", "lat_us", "us", "qd1: mean µs"),
                                     ("randread-qd1", "p99_us", "us", "qd1: p99 µs")]:
@@ -438,7 +440,8 @@ def main():
         for c in NULL:
             add_csv("null", wl, c, metric, unit)
         w(f"| {title} | " + " | ".join(vals + [ratio("null", wl, "jublk-null", "kublk-null", metric),
-                                               ratio("null", wl, "jublk-null", "null_blk", metric)]) + " |")
+                                               ratio("null", wl, "jublk-null", "null_blk", metric),
+                                               ratio("null", wl, "jublk-null", "jublk-null-nolev", metric)]) + " |")
     w("")
     w("### 3b. Null targets: jublk null vs kublk null with the same options")
     w("")
