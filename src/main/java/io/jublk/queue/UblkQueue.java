@@ -372,8 +372,7 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             ring.batchCqHead(true);
         }
         // Before the target may queue anything: the probe reaps whatever completes.
-        sendRecvFixed = ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
-                && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
+        sendRecvFixed = ring.socketsTakeFixedBuffers();
 
         int page = LibC.pageSize();
         long descStride = Layouts.roundUp((long) Ublk.UBLK_MAX_QUEUE_DEPTH * cfg.ioDescSize(), page);
@@ -1165,14 +1164,19 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             return files.size() - 1;
         }
 
-        private long prep(Request r, int sub, long bufferOffset, int length) {
+        /** {@code length} bytes at {@code bufferOffset} lie within the request's data, and it is being served. */
+        private void requireServed(Request r, long bufferOffset, int length, String what) {
             long capacity = cfg.zeroCopy() ? r.length() : r.buffer().byteSize();
             if (bufferOffset < 0 || length < 0 || bufferOffset + length > capacity) {
                 throw new IndexOutOfBoundsException("buffer range " + bufferOffset + "+" + length + " of " + r);
             }
             if (state[r.tag()] != SERVING || held[r.tag()]) {
-                throw new IllegalStateException("an operation for " + r + ", which is not being served");
+                throw new IllegalStateException(what + " for " + r + ", which is not being served");
             }
+        }
+
+        private long prep(Request r, int sub, long bufferOffset, int length) {
+            requireServed(r, bufferOffset, length, "an operation");
             long sqe = ring.sqe();
             if (backendOps[r.tag()]++ == 0 && !remote[r.tag()]) {
                 backendStart[r.tag()] = System.nanoTime();
@@ -1310,17 +1314,14 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
 
         private void checkCopy(Request r, long bufferOffset, MemorySegment memory, int length) {
-            long capacity = cfg.zeroCopy() ? r.length() : r.buffer().byteSize();
-            if (bufferOffset < 0 || length < 0 || bufferOffset + length > capacity || memory.byteSize() < length) {
-                throw new IndexOutOfBoundsException("copy of " + length + " bytes at " + bufferOffset + " of " + r
-                        + " with " + memory.byteSize() + " bytes of memory");
-            }
-            if (state[r.tag()] != SERVING || held[r.tag()]) {
-                throw new IllegalStateException("a copy for " + r + ", which is not being served");
+            requireServed(r, bufferOffset, length, "a copy");
+            if (memory.byteSize() < length) {
+                throw new IndexOutOfBoundsException("copy of " + length + " bytes with " + memory.byteSize()
+                        + " bytes of memory");
             }
             if (cfg.zeroCopy() && !cfg.userCopy()) {
                 throw new UnsupportedOperationException("copying the data of a zero-copy request (" + r + ") needs "
-                        + "a device made with UBLK_F_USER_COPY too (Target.deviceFlags)");
+                        + "a device made with UBLK_F_USER_COPY too (the server's options' flags)");
             }
         }
 

@@ -2,7 +2,6 @@ package io.jublk.targets;
 
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
-import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.Ublk;
 import io.jublk.uring.IoUring;
 import java.nio.file.Path;
@@ -148,8 +147,7 @@ public record NbdSpec(String socket, String host, int port, String export, Integ
     /** Asked of a small ring of its own: the queues' rings are made only once the device is. */
     private static boolean socketsTakeFixedBuffers() {
         try (IoUring ring = IoUring.open(4)) {
-            return ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
-                    && ring.recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
+            return ring.socketsTakeFixedBuffers();
         }
     }
 

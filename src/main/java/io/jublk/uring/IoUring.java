@@ -395,6 +395,12 @@ public final class IoUring implements AutoCloseable {
         sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
     }
 
+    /** Whether both SEND and RECV take a fixed buffer (see below): Linux 7.3 does, 6.18 does not. */
+    public boolean socketsTakeFixedBuffers() {
+        return recvSendFixedBufferSupported(IoUringUapi.IORING_OP_SEND)
+                && recvSendFixedBufferSupported(IoUringUapi.IORING_OP_RECV);
+    }
+
     /**
      * Whether this kernel takes IORING_RECVSEND_FIXED_BUF on {@code opcode} (SEND, RECV or SEND_ZC): 7.3 does on all
      * three, 6.18 only on SEND_ZC. Learned by trying it on descriptor -1: the flags are checked when the SQE is
