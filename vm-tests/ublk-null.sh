@@ -40,7 +40,14 @@ sed 's/^/     | /' <<<"$watch_out" | head -n 8
 check "list --watch prints rates, IOPS of a reading device above 0"   awk -v id="$id" '$1 == id && $5 ~ /^[0-9]+$/ && $5 > 0 {found = 1} END {exit !found}' <<<"$watch_out"
 pid=$(daemon_pid "$id")
 check "the daemon ($pid) is alive" kill -0 "$pid"
-dev2=$(add_device null --size 256M -q 2) || finish
+# The second daemon's JVM prints to stdout before it answers (-XX:+PrintCommandLineFlags; a flight recording's
+# notice does the same): that line is shown as a warning, not taken for the daemon's answer.
+if ! dev2=$(JUBLK_DAEMON_JAVA_OPTS=-XX:+PrintCommandLineFlags ublk add null --size 256M -q 2 2>/tmp/add2.err); then
+  fail "ublk add null -q 2 with a daemon JVM option that prints: $(cat /tmp/add2.err)"
+  finish
+fi
+check "... its JVM's own line shown as a warning: $(head -c 100 /tmp/add2.err)" \
+  grep -q "^ublk: warning: the server's JVM printed: .*-XX:+PrintCommandLineFlags" /tmp/add2.err
 id2=$(dev_id "$dev2")
 pid2=$(state_pid "$id2")
 check "a second device ($dev2) of its own" test "$dev2" != "$dev"

@@ -116,10 +116,16 @@ public final class Launcher {
             while (true) {
                 Optional<Handshake.Answer> a;
                 try {
-                    a = next(answers, deadline);
+                    a = next(answers, deadline, warnings);
                 } catch (TimeoutException e) {
                     settled.set(true);
                     return noAnswer(request, run, p, toDaemon, log, timeout, true);
+                } catch (Failure.DaemonException e) {
+                    // Not a daemon this launcher understands: it is asked to undo its start, as when interrupted.
+                    settled.set(true);
+                    say(toDaemon, new Handshake.Abandoned());
+                    p.waitFor(60, TimeUnit.SECONDS);
+                    throw e;
                 }
                 if (a.isEmpty()) {
                     settled.set(true);
@@ -153,23 +159,42 @@ public final class Launcher {
         }
     }
 
-    /** The next answer; empty at the end of the daemon's stdout (it exited, or closed it without answering). */
-    private static Optional<Handshake.Answer> next(BufferedReader r, long deadline)
+    /**
+     * The next answer; empty at the end of the daemon's stdout (it exited, or closed it without answering). A line
+     * that is not JSON is the daemon's JVM speaking (an option given in JUBLK_DAEMON_JAVA_OPTS, such as a flight
+     * recording, may print to stdout): it goes to {@code warnings} and the answer is still awaited.
+     */
+    private static Optional<Handshake.Answer> next(BufferedReader r, long deadline, Consumer<String> warnings)
             throws InterruptedException, TimeoutException {
-        CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
+        while (true) {
+            CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return r.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            });
+            String s;
             try {
-                return r.readLine();
-            } catch (IOException e) {
-                return null;
+                s = line.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (ExecutionException e) {
+                return Optional.empty();
             }
-        });
-        try {
-            String s = line.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-            return s == null ? Optional.empty() : Optional.of(Records.JSON.readValue(s, Handshake.Answer.class));
-        } catch (ExecutionException e) {
-            return Optional.empty();
-        } catch (RuntimeException e) {
-            throw new Failure.DaemonException("the server answered something that is not a handshake: " + e.getMessage());
+            if (s == null) {
+                return Optional.empty();
+            }
+            if (!s.startsWith("{")) {
+                if (!s.isBlank()) {
+                    warnings.accept("the server's JVM printed: " + s.strip());
+                }
+                continue;
+            }
+            try {
+                return Optional.of(Records.JSON.readValue(s, Handshake.Answer.class));
+            } catch (RuntimeException e) {
+                throw new Failure.DaemonException("the server answered something that is not a handshake: "
+                        + e.getMessage());
+            }
         }
     }
 
