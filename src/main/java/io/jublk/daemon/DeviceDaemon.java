@@ -402,6 +402,9 @@ public final class DeviceDaemon {
         });
         LOG.log(Level.INFO, "device " + info.devId() + " is " + info.blockDevice());
         reporter.ready(info.devId(), info.blockDevice());
+        // Start-up leaves ~20 MB of garbage (classes read, method handles spun, JSON): collected now, once, rather
+        // than as a pause under load later (the I/O path allocates nothing, so this is the daemon's only one).
+        System.gc();
     }
 
     private int serve() {
