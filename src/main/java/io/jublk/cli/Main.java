@@ -85,9 +85,8 @@ public final class Main implements Runnable {
     }
 
     /**
-     * The daemon `ublk add` starts: no command line to parse, so no picocli. Its ~180 classes are in a class-file
-     * format too old for the AOT cache, so every daemon would load and verify them from the jar, seconds under
-     * emulation before the device is made.
+     * The daemon `ublk add` starts: no command line to parse, so no picocli, whose model of the command line is built
+     * by reflection, seconds under emulation before the device is made.
      */
     static int serve() {
         Logging.configure();
