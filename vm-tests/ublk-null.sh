@@ -29,9 +29,13 @@ for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"dept
 done
 reads=$(grep -o '"reads":[0-9]*' <<<"$json" | cut -d: -f2)
 check "list --json has the server's counters (reads: ${reads:-none}, after fio's randread)" test "${reads:-0}" -gt 1000
-dd if="$dev" of=/dev/null bs=4k count=200000 iflag=direct status=none &
-watch_out=$(timeout 25 ublk list --watch 1 2>&1)
-wait
+# Three tables a second apart (two with rates) while a reader runs; the reader outlasts the watch however slowly
+# the watching JVM starts (seconds under emulation; a fixed-size dd once ended before the second table).
+fio --name=watched --filename="$dev" --rw=randread --bs=4k --direct=1 --ioengine=psync --time_based --runtime=120 \
+  --eta=never --output=/dev/null &
+reader=$!
+watch_out=$(timeout 100 ublk list --watch 1 --count 3 2>&1)
+kill "$reader" 2>/dev/null; wait "$reader"
 sed 's/^/     | /' <<<"$watch_out" | head -n 8
 check "list --watch prints rates, IOPS of a reading device above 0"   awk -v id="$id" '$1 == id && $5 ~ /^[0-9]+$/ && $5 > 0 {found = 1} END {exit !found}' <<<"$watch_out"
 pid=$(daemon_pid "$id")

@@ -45,10 +45,18 @@ final class ListCommand implements Callable<Integer> {
                     + "MiB and errors per second over that time, until interrupted.")
     Integer watch;
 
+    @Option(names = "--count", paramLabel = "N",
+            description = "With --watch: stop after N tables (the first has no rates yet), as iostat's count does.")
+    Integer count;
+
     @Override
     public Integer call() throws InterruptedException {
         if (watch != null && watch < 1) {
             throw new Errors.UserError("--watch takes whole seconds, at least 1, not " + watch);
+        }
+        if (count != null && (watch == null || count < 1)) {
+            throw new Errors.UserError(watch == null ? "--count goes with --watch"
+                    : "--count takes a number of tables, at least 1, not " + count);
         }
         if (watch != null && json) {
             throw new Errors.UserError("--watch prints a table; --json is for one look");
@@ -74,7 +82,8 @@ final class ListCommand implements Callable<Integer> {
     /** Each {@code watch} seconds: the table, with rates from the counters' change since the last look. */
     private void watch(RunDirectory run) throws InterruptedException {
         Map<Object, Control.Counters> before = new java.util.HashMap<>();
-        for (List<Map<String, Object>> rows = rows(run); ; rows = rows(run)) {
+        for (int shown = 0; count == null || shown < count; shown++) {
+            List<Map<String, Object>> rows = rows(run);
             for (Map<String, Object> r : rows) {
                 Control.Counters now = (Control.Counters) r.remove(COUNTERS);
                 Control.Counters then = before.get(r.get("id"));
@@ -93,7 +102,9 @@ final class ListCommand implements Callable<Integer> {
             print(rows, IO_RATES);
             System.out.println();
             System.out.flush();
-            Thread.sleep(watch * 1000L);
+            if (count == null || shown + 1 < count) {
+                Thread.sleep(watch * 1000L);
+            }
         }
     }
 

@@ -32,8 +32,12 @@ public final class NbdTarget implements Target {
 
     /** Largest DISCARD and WRITE_ZEROES: an NBD request's length is 32 bits. */
     static final int MAX_DISCARD_SECTORS = (1 << 30) >>> 9;
-    /** How long one connection attempt (connect and handshake) may take at most (less if --timeout is less). */
-    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * How long one connection attempt (connect and handshake) may take at most (less if --timeout is less). Generous:
+     * a fresh daemon's first TLS handshake runs its key exchange in cold code, and under emulation beside a second
+     * guest that took over 10 s.
+     */
+    static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(30);
 
     /**
      * What to connect to and how.

@@ -565,6 +565,9 @@ class CliTest {
         assertEquals(5, command(ListCommand.class, "list", "--watch", "5").watch);
         refused("--watch takes whole seconds, at least 1, not 0", "list", "--watch", "0");
         refused("--watch prints a table; --json is for one look", "list", "--watch", "--json");
+        assertEquals(3, command(ListCommand.class, "list", "--watch", "1", "--count", "3").count);
+        refused("--count goes with --watch", "list", "--count", "3");
+        refused("--count takes a number of tables, at least 1, not 0", "list", "--watch", "--count", "0");
         reachesPreflight("list", "--watch=3");
     }
 
