@@ -19,12 +19,35 @@ final class AddCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
-    /** Makes `ublk add NAME` of every registered target when picocli builds this command. */
+    /** The word typed after `ublk add`, if known: a target's name builds that target's subcommand only. */
+    private final String typed;
+
+    AddCommand() {
+        this(null);
+    }
+
+    AddCommand(String typed) {
+        this.typed = typed;
+    }
+
+    /**
+     * Makes `ublk add NAME` of every registered target when picocli builds this command, or of the one target typed
+     * (each target's options are reflected over when it is made: see {@link Main.Commands}). Picocli applies it
+     * again when `add` is made by {@link Main.Commands} (it transforms every subcommand of a new command line): a
+     * target made already is kept.
+     */
     static final class OneForEachTarget implements IModelTransformer {
         @Override
         public CommandSpec transform(CommandSpec add) {
+            if (!(add.userObject() instanceof AddCommand command)) {
+                return add; // a target's command, which inherits this transformer
+            }
+            String typed = command.typed;
+            boolean named = typed != null && Targets.find(typed).isPresent();
             for (TargetType<?> t : Targets.ALL) {
-                add.addSubcommand(t.name(), AddTargetCommand.of(t));
+                if ((!named || t.name().equals(typed)) && !add.subcommands().containsKey(t.name())) {
+                    add.addSubcommand(t.name(), AddTargetCommand.of(t));
+                }
             }
             return add;
         }

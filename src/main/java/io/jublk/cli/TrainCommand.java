@@ -40,13 +40,15 @@ final class TrainCommand implements Callable<Integer> {
             cl.getSubcommands().get(sub).getUsageMessage();
         }
         cl.getSubcommands().get("add").getSubcommands().values().forEach(CommandLine::getUsageMessage);
-        // The commands as they are typed most: the registry's add subcommands with their converters and groups.
-        Main.commandLine().parseArgs("del", "-n", "0");
-        Main.commandLine().parseArgs("list", "--json");
+        // The commands as they are typed most, each with the model of its own command line (as `ublk` runs them):
+        // the registry's add subcommands with their converters and groups.
+        Main.commandLine("del", "-n", "0").parseArgs("del", "-n", "0");
+        Main.commandLine("list", "--json").parseArgs("list", "--json");
+        Main.commandLine("--version").parseArgs("--version");
         DeviceSpec spec = null;
         for (String[] add : List.of(new String[] {"add", "null", "--size", "1G"},
                 new String[] {"add", "loop", "--file", "/x.img", "--size", "1G", "--buffered"})) {
-            CommandLine.ParseResult p = Main.commandLine().parseArgs(add);
+            CommandLine.ParseResult p = Main.commandLine(add).parseArgs(add);
             spec = ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).deviceSpec();
             // The JSON of records, the daemon's handshake and `list --json` (Jackson loads many classes).
             DeviceRecord rec = new DeviceRecord(DeviceRecord.FORMAT, 0, null, null, DeviceRecord.token(1),

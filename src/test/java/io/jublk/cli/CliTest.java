@@ -56,7 +56,7 @@ class CliTest {
         System.setOut(o);
         System.setErr(e);
         try {
-            CommandLine cl = Main.commandLine();
+            CommandLine cl = Main.commandLine(args);
             cl.setOut(new PrintWriter(o, true));
             cl.setErr(new PrintWriter(e, true));
             status = cl.execute(args);
@@ -84,19 +84,19 @@ class CliTest {
 
     /** The device spec `ublk add ARGS` asks the daemon for, parsed and checked without running anything. */
     static DeviceSpec addSpec(String... args) {
-        CommandLine.ParseResult p = Main.commandLine().parseArgs(args);
+        CommandLine.ParseResult p = Main.commandLine(args).parseArgs(args);
         DeviceSpec spec = ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).deviceSpec();
         spec.check();
         return spec;
     }
 
     static CommonOptions addCommon(String... args) {
-        CommandLine.ParseResult p = Main.commandLine().parseArgs(args);
+        CommandLine.ParseResult p = Main.commandLine(args).parseArgs(args);
         return ((AddTargetCommand) p.subcommand().subcommand().commandSpec().userObject()).common;
     }
 
     static <T> T command(Class<T> type, String... args) {
-        CommandLine.ParseResult p = Main.commandLine().parseArgs(args);
+        CommandLine.ParseResult p = Main.commandLine(args).parseArgs(args);
         return type.cast(p.subcommand().commandSpec().userObject());
     }
 
@@ -183,6 +183,31 @@ class CliTest {
         assertTrue(out.contains("null  A device that completes every request at once"), out);
         assertTrue(out.contains("loop  Serve a file or block device as a block device"), out);
         assertTrue(ublk("add", "null", "--help").out().contains("\nA device that completes every request at once"));
+    }
+
+    /**
+     * `ublk` builds only the command a command line names (its start-up: see {@link Main.Commands}); that model must
+     * say exactly what the whole one says, for every command and every target of `ublk add`.
+     */
+    @Test
+    void theModelOfOneCommandIsThatCommandOfTheWholeOne() {
+        CommandLine whole = Main.commandLine();
+        assertEquals(List.of("list"), List.copyOf(Main.commandLine("list", "--json").getSubcommands().keySet()));
+        assertEquals(List.of("null"), List.copyOf(Main.commandLine("add", "null", "--size", "1G").getSubcommands()
+                .get("add").getSubcommands().keySet()));
+        assertEquals(List.of(), List.copyOf(Main.commandLine("--version").getSubcommands().keySet()));
+        assertEquals(List.copyOf(whole.getSubcommands().keySet()),
+                List.copyOf(Main.commandLine("--help").getSubcommands().keySet()));
+        assertEquals(whole.getUsageMessage(), Main.commandLine("--help").getUsageMessage());
+        for (var c : whole.getSubcommands().entrySet()) {
+            CommandLine one = Main.commandLine(c.getKey(), "--help").getSubcommands().get(c.getKey());
+            assertEquals(c.getValue().getUsageMessage(), one.getUsageMessage(), c.getKey());
+            for (var t : c.getValue().getSubcommands().entrySet()) {
+                CommandLine target = Main.commandLine(c.getKey(), t.getKey(), "--help").getSubcommands()
+                        .get(c.getKey()).getSubcommands().get(t.getKey());
+                assertEquals(t.getValue().getUsageMessage(), target.getUsageMessage(), c.getKey() + " " + t.getKey());
+            }
+        }
     }
 
     /** All `ublk add NAME` needs of a target is its type: options, description, the spec they make. */
