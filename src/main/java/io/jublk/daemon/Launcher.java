@@ -123,8 +123,7 @@ public final class Launcher {
                 } catch (Failure.DaemonException e) {
                     // Not a daemon this launcher understands: it is asked to undo its start, as when interrupted.
                     settled.set(true);
-                    say(toDaemon, new Handshake.Abandoned());
-                    p.waitFor(60, TimeUnit.SECONDS);
+                    giveUp(p, toDaemon);
                     throw e;
                 }
                 if (a.isEmpty()) {
@@ -142,8 +141,7 @@ public final class Launcher {
                     }
                     case Handshake.Failed f -> {
                         settled.set(true);
-                        say(toDaemon, new Handshake.Abandoned());
-                        p.waitFor(60, TimeUnit.SECONDS);
+                        giveUp(p, toDaemon);
                         // The failure is reported here; its log holds nothing more worth keeping.
                         deleteQuietly(log);
                         throw f.failure().toException();
@@ -196,6 +194,12 @@ public final class Launcher {
                         + e.getMessage());
             }
         }
+    }
+
+    /** Tells the daemon the add is abandoned (it undoes its start) and gives it a minute to exit. */
+    private static void giveUp(Process p, OutputStream toDaemon) throws InterruptedException {
+        say(toDaemon, new Handshake.Abandoned());
+        p.waitFor(60, TimeUnit.SECONDS);
     }
 
     /** The launcher's last word to the daemon; then its stdin closes. */
