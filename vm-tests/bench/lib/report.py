@@ -47,6 +47,7 @@ LABEL = {
     "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
     "jublk-null-nolev": "jublk null, ring levers off (-Djublk.ring.levers=off)",
     "jublk-bzc": "jublk --buffered --zero-copy",
+    "jublk-zc-q2": "jublk --direct --zero-copy, 2 queues",
     "jublk-null-float": "jublk null, queue thread not pinned (-Djublk.queue.affinity=all)",
 }
 SHORT = {
@@ -78,11 +79,14 @@ SHORT = {
     "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
     "jublk-null-nolev": "jublk null levers off",
     "jublk-bzc": "jublk buf zc",
+    "jublk-zc-q2": "jublk zc 2q",
     "jublk-null-float": "jublk null unpinned",
 }
-LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "file"]
+LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2",
+        "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev", "jublk-null-float"]
-SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-null", "kublk-null"]
+SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2", "jublk-null",
+           "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
 # jublk's nbd client with other options, one connection, against knbd-c1
@@ -346,10 +350,11 @@ def main():
                          None if s.spread() is None else round(s.spread(), 1),
                          "" if s.median is not None else why_na(table, wl, cont)])
 
-    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk", "r_bzc_buf"]
+    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk", "r_bzc_buf", "r_q2"]
     loop_head = ("| | " + " | ".join(SHORT[c] for c in LOOP)
                  + " | jublk buf ÷ kloop buf | jublk dio ÷ kloop dio | jublk dio ÷ kublk"
-                 + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc | jublk buf zc ÷ kloop buf |")
+                 + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc | jublk buf zc ÷ kloop buf"
+                 + " | jublk zc 2q ÷ 1q |")
     loop_sep = "|" + "---|" * (len(loop_cols) + 1)
 
     def loop_row(title, table, wl, metric, unit):
@@ -358,7 +363,8 @@ def main():
             add_csv(table, wl, c, metric, unit)
         r = [ratio(table, wl, "jublk-buf", "kloop-buf", metric), ratio(table, wl, "jublk-dio", "kloop-dio", metric),
              ratio(table, wl, "jublk-dio", "kublk-loop", metric), ratio(table, wl, "jublk-zc", "kloop-dio", metric),
-             ratio(table, wl, "jublk-zc", "kublk-zc", metric), ratio(table, wl, "jublk-bzc", "kloop-buf", metric)]
+             ratio(table, wl, "jublk-zc", "kublk-zc", metric), ratio(table, wl, "jublk-bzc", "kloop-buf", metric),
+             ratio(table, wl, "jublk-zc-q2", "jublk-zc", metric)]
         w(f"| {title} | " + " | ".join(vals + r) + " |")
 
     def same_head(table, modes):
