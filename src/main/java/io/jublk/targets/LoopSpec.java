@@ -117,7 +117,8 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
 
     /**
      * Zero copy left to the kernel (no --zero-copy or --no-zero-copy): on if this kernel offers UBLK_F_AUTO_BUF_REG
-     * and the device is a root's (the kernel refuses it for a user's device), otherwise off with a notice.
+     * and the device is a root's, otherwise off. Off for want of the kernel feature comes with a notice (a newer
+     * kernel has it); a user's device copies without one, since the kernel never allows it zero copy (README).
      */
     @Override
     public TargetSpec settle(long features, boolean privileged, Consumer<String> notices) {
@@ -125,10 +126,9 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
             return this;
         }
         boolean on = privileged && (features & Ublk.UBLK_F_AUTO_BUF_REG) != 0;
-        if (!on) {
-            notices.accept("zero copy is off: " + (privileged
-                    ? "this kernel's ublk driver lacks UBLK_F_AUTO_BUF_REG (Linux 6.16+)"
-                    : "the kernel allows it only on root's devices") + "; requests are copied through the server");
+        if (!on && privileged) {
+            notices.accept("zero copy is off: this kernel's ublk driver lacks UBLK_F_AUTO_BUF_REG (Linux 6.16+); "
+                    + "requests are copied through the server");
         }
         return new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, servedMode, on, identity, created);
     }
