@@ -17,7 +17,8 @@ boot=${JUBLK_VM_BOOT:-1} boots=${JUBLK_VM_BOOTS:-1}
 records=$(dirname "$0")/lib/records
 acks=$JUBLK_OUT/power-cut # the acknowledgements: MODE.BOOT, one line per record
 modes=(direct buffered zero-copy)
-declare -A opts=([direct]=--direct [buffered]=--buffered [zero-copy]="--direct --zero-copy") dev=()
+declare -A opts=([direct]="--direct --no-zero-copy" [buffered]="--buffered --no-zero-copy" [zero-copy]="--direct")
+declare -A dev=()
 
 # The scratch disk: made in boot 1, its own journal replayed after each cut.
 if ((boot == 1)); then

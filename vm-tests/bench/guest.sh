@@ -142,10 +142,11 @@ if ((quick)); then
 fi
 # Tables 1 and 2: the loop contenders. Table 2 only (table 1 is slow): jublk against kublk with the same
 # options, batch I/O (UBLK_F_BATCH_IO) and two queues.
-LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc file)
+LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-bzc jublk-zc-q2 file)
 RAW_ONLY_CONTENDERS=(jublk-dio-batch kublk-loop-batch jublk-dio-q2 kublk-loop-q2)
 RAW_CONTENDERS=("${LOOP_CONTENDERS[@]}" "${RAW_ONLY_CONTENDERS[@]}")
-NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-null-nolev)
+NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-null-nolev
+  jublk-null-float)
 # The kernel's NBD client and jublk's, with one connection and with two; jublk's with zero copy and with batch
 # I/O (one connection).
 NBD_CONTENDERS=(knbd-c1 jublk-nbd-c1 knbd-c2 jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1)
@@ -176,12 +177,12 @@ select_contender() {
   return 1
 }
 declare -A DEV=() PID=() NA=()
+q2() { [[ $(queues "$1") == 2 ]] && echo _Q2; } # q2 CONTENDER: the suffix of its workload arrays
 for c in "${LOOP_CONTENDERS[@]}"; do
   # jublk --direct also serves the GC run.
   [[ $c == jublk-dio && -n $only && "gc" =~ $only ]] && continue
-  select_contender "$c" fs:FS_WORKLOADS raw:RAW_WORKLOADS
+  select_contender "$c" fs:FS_WORKLOADS "raw:RAW_WORKLOADS$(q2 "$c")"
 done
-q2() { [[ $(queues "$1") == 2 ]] && echo _Q2; } # q2 CONTENDER: the suffix of its workload arrays
 for c in "${RAW_ONLY_CONTENDERS[@]}"; do select_contender "$c" "raw:RAW_WORKLOADS$(q2 "$c")"; done
 for c in "${NULL_CONTENDERS[@]}"; do select_contender "$c" "null:NULL_WORKLOADS$(q2 "$c")"; done
 for c in "${NBD_CONTENDERS[@]}"; do select_contender "$c" "nbd:NBD_WORKLOADS$(q2 "$c")"; done
@@ -288,15 +289,22 @@ use file && DEV[file]=$IMG
 # jublk: one queue, depth 128 (its defaults); kublk with the same. Every jublk loop device serves the same
 # file: --allow-shared (jublk refuses a file another of its devices serves, since each device caches it
 # unaware of the other; here only one contender does I/O at a time, and caches are dropped before each cell).
-add_jublk jublk-buf loop --file "$IMG" --allow-shared --buffered -q 1 -d 128
-add_jublk jublk-dio loop --file "$IMG" --allow-shared --direct -q 1 -d 128
+# jublk-buf and jublk-dio copy (--no-zero-copy), as kublk loop does; jublk-zc and jublk-bzc have zero copy,
+# loop's default on this kernel (jublk-bzc: buffered, i.e. `ublk add loop --buffered` as a user gets it).
+add_jublk jublk-buf loop --file "$IMG" --allow-shared --buffered --no-zero-copy -q 1 -d 128
+add_jublk jublk-dio loop --file "$IMG" --allow-shared --direct --no-zero-copy -q 1 -d 128
 add_kublk kublk-loop -t loop -q 1 -d 128 "$IMG"
 # Zero copy (UBLK_F_AUTO_BUF_REG): both servers' O_DIRECT backing I/O on the request's own pages.
 add_jublk jublk-zc loop --file "$IMG" --allow-shared --direct --zero-copy -q 1 -d 128
 add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
+add_jublk jublk-bzc loop --file "$IMG" --allow-shared --buffered --zero-copy -q 1 -d 128
+# Two queues (kublk's default), to choose jublk's default number of queues from the seed's table.
+add_jublk jublk-zc-q2 loop --file "$IMG" --allow-shared --direct --zero-copy -q 2 -d 128
 add_jublk jublk-null null --size 4G -q 1 -d 128
 # The same with the queue ring's levers (registered ring fd, TASKRUN_FLAG, one CQ-head store per batch) off: A/B.
 JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.ring.levers=off" add_jublk jublk-null-nolev null --size 4G -q 1 -d 128
+# The same with its queue thread free to run on any CPU of its queue's set (-Djublk.queue.affinity=all): pinning A/B.
+JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.queue.affinity=all" add_jublk jublk-null-float null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
 # The same options on both servers: batch I/O (UBLK_F_BATCH_IO: many requests and answers per command), and
 # two queues (a queue thread each; the cells run a fio job per vCPU).
@@ -551,7 +559,7 @@ rotate() {
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
 for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-dio-batch kublk-loop-batch \
   jublk-dio-q2 kublk-loop-q2 jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-nbd-c1 \
-  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1 jublk-null-nolev; do
+  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1 jublk-null-nolev jublk-bzc jublk-null-float jublk-zc-q2; do
   [[ -n ${NA[$c]:-} ]] && continue
   case $c in
     *-null* | jublk-nbd-*) off=() ;; # the whole device

@@ -21,8 +21,8 @@ CLK_TCK = 100  # USER_HZ on x86-64 Linux
 LABEL = {
     "kloop-buf": "kernel loop (buffered)",
     "kloop-dio": "kernel loop (dio)",
-    "jublk-buf": "jublk --buffered",
-    "jublk-dio": "jublk --direct",
+    "jublk-buf": "jublk --buffered --no-zero-copy",
+    "jublk-dio": "jublk --direct --no-zero-copy",
     "kublk-loop": "kublk loop",
     "jublk-zc": "jublk --direct --zero-copy",
     "kublk-zc": "kublk loop --auto_zc",
@@ -46,6 +46,9 @@ LABEL = {
     "jublk-nbd-batch-c1": "jublk nbd --batch (1 connection)",
     "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
     "jublk-null-nolev": "jublk null, ring levers off (-Djublk.ring.levers=off)",
+    "jublk-bzc": "jublk --buffered --zero-copy",
+    "jublk-zc-q2": "jublk --direct --zero-copy, 2 queues",
+    "jublk-null-float": "jublk null, queue thread not pinned (-Djublk.queue.affinity=all)",
 }
 SHORT = {
     "kloop-buf": "kloop buf",
@@ -75,10 +78,15 @@ SHORT = {
     "jublk-nbd-batch-c1": "jublk nbd batch 1c",
     "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
     "jublk-null-nolev": "jublk null levers off",
+    "jublk-bzc": "jublk buf zc",
+    "jublk-zc-q2": "jublk zc 2q",
+    "jublk-null-float": "jublk null unpinned",
 }
-LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "file"]
-NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev"]
-SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-null", "kublk-null"]
+LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2",
+        "file"]
+NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev", "jublk-null-float"]
+SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2", "jublk-null",
+           "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
 # jublk's nbd client with other options, one connection, against knbd-c1
@@ -342,10 +350,11 @@ def main():
                          None if s.spread() is None else round(s.spread(), 1),
                          "" if s.median is not None else why_na(table, wl, cont)])
 
-    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk"]
+    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk", "r_bzc_buf", "r_q2"]
     loop_head = ("| | " + " | ".join(SHORT[c] for c in LOOP)
                  + " | jublk buf ÷ kloop buf | jublk dio ÷ kloop dio | jublk dio ÷ kublk"
-                 + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc |")
+                 + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc | jublk buf zc ÷ kloop buf"
+                 + " | jublk zc 2q ÷ 1q |")
     loop_sep = "|" + "---|" * (len(loop_cols) + 1)
 
     def loop_row(title, table, wl, metric, unit):
@@ -354,7 +363,8 @@ def main():
             add_csv(table, wl, c, metric, unit)
         r = [ratio(table, wl, "jublk-buf", "kloop-buf", metric), ratio(table, wl, "jublk-dio", "kloop-dio", metric),
              ratio(table, wl, "jublk-dio", "kublk-loop", metric), ratio(table, wl, "jublk-zc", "kloop-dio", metric),
-             ratio(table, wl, "jublk-zc", "kublk-zc", metric)]
+             ratio(table, wl, "jublk-zc", "kublk-zc", metric), ratio(table, wl, "jublk-bzc", "kloop-buf", metric),
+             ratio(table, wl, "jublk-zc-q2", "jublk-zc", metric)]
         w(f"| {title} | " + " | ".join(vals + r) + " |")
 
     def same_head(table, modes):
@@ -431,8 +441,9 @@ def main():
     # Table 3
     w("## 3. Null targets: framework overhead (fio io_uring O_DIRECT, 4 KiB randread)")
     w("")
-    w("| | " + " | ".join(SHORT[c] for c in NULL) + " | jublk ÷ kublk | jublk ÷ null_blk | levers on ÷ off |")
-    w("|" + "---|" * (len(NULL) + 4))
+    w("| | " + " | ".join(SHORT[c] for c in NULL)
+      + " | jublk ÷ kublk | jublk ÷ null_blk | levers on ÷ off | pinned ÷ unpinned |")
+    w("|" + "---|" * (len(NULL) + 5))
     for wl, metric, unit, title in [("randread-qd32", "iops", "IOPS", "qd32: IOPS"),
                                     ("randread-qd1", "lat_us", "us", "qd1: mean µs"),
                                     ("randread-qd1", "p99_us", "us", "qd1: p99 µs")]:
@@ -441,7 +452,8 @@ def main():
             add_csv("null", wl, c, metric, unit)
         w(f"| {title} | " + " | ".join(vals + [ratio("null", wl, "jublk-null", "kublk-null", metric),
                                                ratio("null", wl, "jublk-null", "null_blk", metric),
-                                               ratio("null", wl, "jublk-null", "jublk-null-nolev", metric)]) + " |")
+                                               ratio("null", wl, "jublk-null", "jublk-null-nolev", metric),
+                                               ratio("null", wl, "jublk-null", "jublk-null-float", metric)]) + " |")
     w("")
     w("### 3b. Null targets: jublk null vs kublk null with the same options")
     w("")

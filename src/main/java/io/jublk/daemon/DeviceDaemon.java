@@ -139,20 +139,26 @@ public final class DeviceDaemon {
     // ---- add ------------------------------------------------------------------------------------------------
 
     private void add(Handshake.Add req) {
-        DeviceSpec spec = req.spec();
-        spec.check();
+        DeviceSpec asked = req.spec();
+        asked.check();
         run.ensure();
         long token = Claim.newToken();
         Instant now = Instant.now();
         String serial = req.serial() != null ? req.serial() : Serial.random();
-        DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, req.name(), serial, DeviceRecord.token(token),
-                DeviceRecord.State.STARTING, ServerProcess.self(), spec, null, logName(), now, now);
-        long flags = spec.deviceFlags();
+        DeviceSpec spec;
+        long flags;
         try (UblkControl ctrl = UblkControl.open()) {
-            if (spec.recovery() != DeviceSpec.Recovery.NONE && (ctrl.getFeatures() & Ublk.UBLK_F_QUIESCE) != 0) {
+            long features = ctrl.getFeatures();
+            // The choices left to the kernel (e.g. loop's zero copy) are made now and kept in the record.
+            spec = asked.with(asked.target().settle(features, ctrl.privileged(), this::warn));
+            flags = spec.deviceFlags();
+            if (spec.recovery() != DeviceSpec.Recovery.NONE && (features & Ublk.UBLK_F_QUIESCE) != 0) {
                 // What `ublk upgrade` needs (the kernel allows it only with USER_RECOVERY); it changes nothing else.
                 flags |= Ublk.UBLK_F_QUIESCE;
             }
+            DeviceRecord template = new DeviceRecord(DeviceRecord.FORMAT, -1, req.name(), serial,
+                    DeviceRecord.token(token), DeviceRecord.State.STARTING, ServerProcess.self(), spec, null, logName(),
+                    now, now);
             lock = Claim.claim(run, ctrl, req.id(), template);
         }
         int id = lock.id();

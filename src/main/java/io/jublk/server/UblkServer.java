@@ -29,8 +29,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <ol>
  *   <li>ADD_DEV, then SET_PARAMS from the target's parameters;</li>
- *   <li>open {@code /dev/ublkcN}; start one thread per queue (pinned to the CPUs GET_QUEUE_AFFINITY names),
- *       each maps its descriptors and fetches every tag; wait until all are ready;</li>
+ *   <li>open {@code /dev/ublkcN}; start one thread per queue (pinned to one of the CPUs GET_QUEUE_AFFINITY names:
+ *       {@link #queueCpus}), each maps its descriptors and fetches every tag; wait until all are ready;</li>
  *   <li>START_DEV with the process id: {@code /dev/ublkbN} appears;</li>
  *   <li>on {@link #stop()}: STOP_DEV (the kernel drains in-flight requests, then aborts the fetches), the
  *       queue threads exit, the target flushes and closes, the char device is closed, DEL_DEV.</li>
@@ -354,6 +354,28 @@ public final class UblkServer implements AutoCloseable {
         }
     }
 
+    /**
+     * System property choosing where a queue thread runs ({@code -Djublk.queue.affinity=}): {@code one} (the default)
+     * pins it to one CPU of the set GET_QUEUE_AFFINITY gives its queue, as kublk does; {@code all} lets it run on any
+     * CPU of that set (with fewer queues than CPUs a set has several). Read as the device starts, so that a run can
+     * measure both. The daemon takes it from {@code JUBLK_DAEMON_JAVA_OPTS}.
+     */
+    public static final String QUEUE_AFFINITY = "jublk.queue.affinity";
+
+    /**
+     * The CPUs a queue thread may run on. A pinned thread keeps its cache and its ring's memory warm and the kernel's
+     * task work for its uring_cmds lands where it runs. With policy {@code one}, the CPU is the set's entry at
+     * {@code devId} modulo its size, so that one-queue devices (whose set is every CPU) spread over the CPUs instead
+     * of all taking the first; device 0 takes the first, as kublk does.
+     */
+    static List<Integer> queueCpus(List<Integer> set, int devId, String policy) {
+        return switch (policy) {
+            case "all" -> set;
+            case "one" -> set.isEmpty() ? set : List.of(set.get(Math.floorMod(devId, set.size())));
+            default -> throw new IllegalArgumentException(QUEUE_AFFINITY + " must be one or all, not '" + policy + "'");
+        };
+    }
+
     private void startQueues() {
         int devId = info.devId();
         Path charDev = Path.of(info.charDevice());
@@ -362,7 +384,8 @@ public final class UblkServer implements AutoCloseable {
         decoder = new RequestDecoder(params.devSectors(), info.maxIoBufBytes(),
                 params.logicalBlockSize(), readOnly);
         for (int q = 0; q < info.nrHwQueues(); q++) {
-            List<Integer> cpus = ctrl.getQueueAffinity(devId, q);
+            List<Integer> cpus = queueCpus(ctrl.getQueueAffinity(devId, q), devId,
+                    System.getProperty(QUEUE_AFFINITY, "one"));
             QueueStats s = new QueueStats(q);
             UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
                     info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher(),

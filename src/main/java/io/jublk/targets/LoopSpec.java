@@ -1,11 +1,13 @@
 package io.jublk.targets;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.jublk.spi.ConfigException;
 import io.jublk.spi.Target;
 import io.jublk.uapi.Ublk;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,13 +21,17 @@ import picocli.CommandLine.Option;
  * @param mode        "direct" or "buffered" as asked; the identity's open may have fallen back
  * @param readOnly    served read-only
  * @param allowShared another jublk device may serve the same file
- * @param zeroCopy    UBLK_F_AUTO_BUF_REG
+ * @param zeroCopy    UBLK_F_AUTO_BUF_REG as asked: true, false, or null for "where the kernel offers it" (the
+ *                    default: a root's device on a kernel with UBLK_F_AUTO_BUF_REG)
  * @param servedMode  the mode actually used, once opened
+ * @param servedZeroCopy whether the device has zero copy, once the add settled it ({@link #settle}); absent from
+ *                    the JSON until then (and in records written before it existed)
  * @param identity    the file the device was created with, once opened
  * @param created     whether `ublk add` created the file
  */
-public record LoopSpec(String file, Long size, String mode, boolean readOnly, boolean allowShared, boolean zeroCopy,
-        String servedMode, BackingFile.Identity identity, boolean created) implements TargetSpec {
+public record LoopSpec(String file, Long size, String mode, boolean readOnly, boolean allowShared, Boolean zeroCopy,
+        String servedMode, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean servedZeroCopy, BackingFile.Identity identity, boolean created)
+        implements TargetSpec {
 
     /** A spec without a mode (a declaration may leave it out) serves the file with O_DIRECT, as `ublk add` does. */
     public LoopSpec {
@@ -62,9 +68,11 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
         @Option(names = "--read-only", description = "Serve the file read-only (the device is read-only).")
         boolean readOnly;
 
-        @Option(names = "--zero-copy", description = "The backing file's reads and writes use the request's own "
-                + "pages (UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory.")
-        boolean zeroCopy;
+        @Option(names = "--zero-copy", negatable = true, description = "The backing file's reads and writes use the "
+                + "request's own pages (UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory. Default: "
+                + "on where the kernel offers it to the device (a root's device), else off with a notice; "
+                + "--zero-copy insists (refused without it), --no-zero-copy copies.")
+        Boolean zeroCopy;
 
         @Option(names = "--allow-shared", description = "Serve a file that another jublk device serves too (each "
                 + "device caches it unaware of the other: only for files nothing writes through both).")
@@ -79,9 +87,14 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
     }
 
     public static LoopSpec of(Path file, Long size, BackingFile.Mode mode, boolean readOnly, boolean allowShared,
-            boolean zeroCopy) {
+            Boolean zeroCopy) {
         return new LoopSpec(file.toAbsolutePath().toString(), size, mode.label(), readOnly, allowShared, zeroCopy, null,
-                null, false);
+                null, null, false);
+    }
+
+    /** Whether the device has (or is to have) zero copy: as settled at add, else as asked. */
+    private boolean zeroCopyOn() {
+        return servedZeroCopy != null ? servedZeroCopy : Boolean.TRUE.equals(zeroCopy);
     }
 
     private BackingFile.Mode modeValue() {
@@ -99,7 +112,25 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
 
     @Override
     public long deviceFlags() {
-        return zeroCopy ? Ublk.UBLK_F_AUTO_BUF_REG : 0;
+        return zeroCopyOn() ? Ublk.UBLK_F_AUTO_BUF_REG : 0;
+    }
+
+    /**
+     * Zero copy left to the kernel (no --zero-copy or --no-zero-copy): on if this kernel offers UBLK_F_AUTO_BUF_REG
+     * and the device is a root's (the kernel refuses it for a user's device), otherwise off with a notice.
+     */
+    @Override
+    public TargetSpec settle(long features, boolean privileged, Consumer<String> notices) {
+        if (zeroCopy != null || servedZeroCopy != null) {
+            return this;
+        }
+        boolean on = privileged && (features & Ublk.UBLK_F_AUTO_BUF_REG) != 0;
+        if (!on) {
+            notices.accept("zero copy is off: " + (privileged
+                    ? "this kernel's ublk driver lacks UBLK_F_AUTO_BUF_REG (Linux 6.16+)"
+                    : "the kernel allows it only on root's devices") + "; requests are copied through the server");
+        }
+        return new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, servedMode, on, identity, created);
     }
 
     @Override
@@ -112,7 +143,7 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
         LoopTarget t = LoopTarget.open(config(size, logicalBlockSize));
         BackingFile f = t.backingFile();
         LoopSpec resolved = new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, f.mode().label(),
-                f.identity(), f.created());
+                servedZeroCopy, f.identity(), f.created());
         return new Opened(t, resolved, t.warnings());
     }
 
@@ -123,7 +154,7 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
                     + "not guessing");
         }
         LoopSpec served = new LoopSpec(file, size, servedMode != null ? servedMode : mode, readOnly, allowShared,
-                zeroCopy, servedMode, identity, created);
+                zeroCopy, servedMode, servedZeroCopy, identity, created);
         return LoopTarget.reopen(served.config(deviceSize, logicalBlockSize), identity, deviceSize,
                 logicalBlockSize);
     }
@@ -132,13 +163,14 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
     @Override
     public TargetSpec resized(Target target, long newSize) {
         BackingFile.Identity now = target instanceof LoopTarget t ? t.backingFile().identity() : identity;
-        return new LoopSpec(file, newSize, mode, readOnly, allowShared, zeroCopy, servedMode, now, created);
+        return new LoopSpec(file, newSize, mode, readOnly, allowShared, zeroCopy, servedMode, servedZeroCopy, now,
+                created);
     }
 
     /** What a declaration gives: without what opening the file learns (served mode, identity, created). */
     @Override
     public TargetSpec declared() {
-        return new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, null, null, false);
+        return new LoopSpec(file, size, mode, readOnly, allowShared, zeroCopy, null, null, null, false);
     }
 
     @Override

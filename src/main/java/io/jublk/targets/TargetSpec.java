@@ -50,6 +50,16 @@ public interface TargetSpec {
         return this;
     }
 
+    /**
+     * The spec with every choice it left to the kernel made, at add, before the device is created: {@code features}
+     * are the kernel's UBLK_F_* (GET_FEATURES), {@code privileged} whether the device is a root's; a choice that
+     * falls short of what the user would expect is told through {@code notices} (one line each). The returned spec's
+     * {@link #deviceFlags()} are what the device is created with.
+     */
+    default TargetSpec settle(long features, boolean privileged, java.util.function.Consumer<String> notices) {
+        return this;
+    }
+
     /** After a failed add: removes what {@link #open} created (a backing file), if it still is what was created. */
     default void undoCreate(Target target) {}
 

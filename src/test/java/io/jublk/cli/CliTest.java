@@ -369,14 +369,18 @@ class CliTest {
     void addLoopTakesEveryOption() throws IOException {
         Path f = tmp.resolve("disk.img");
         LoopSpec l = (LoopSpec) addSpec("add", "loop", "--file", f.toString(), "--size", "64M").target();
-        assertEquals(LoopSpec.of(f, 64L << 20, io.jublk.targets.BackingFile.Mode.DIRECT, false, false, false), l);
+        assertEquals(LoopSpec.of(f, 64L << 20, io.jublk.targets.BackingFile.Mode.DIRECT, false, false, null), l);
+        assertEquals(0, addSpec("add", "loop", "--file", f.toString(), "--size", "64M").deviceFlags(),
+                "zero copy by default is settled by the server, from the kernel's features");
+        assertEquals(Boolean.FALSE, ((LoopSpec) addSpec("add", "loop", "--file", f.toString(), "--size", "64M", "--no-zero-copy")
+                .target()).zeroCopy());
         assertEquals("direct", l.mode(), "O_DIRECT by default");
         assertFalse(Files.exists(f), "parsing and checking create nothing");
 
         Files.write(f, new byte[1 << 20]);
         l = (LoopSpec) addSpec("add", "loop", "--file", f.toString(), "--buffered", "--read-only", "--zero-copy",
                 "--allow-shared").target();
-        assertEquals(new LoopSpec(f.toString(), null, "buffered", true, true, true, null, null, false), l);
+        assertEquals(new LoopSpec(f.toString(), null, "buffered", true, true, true, null, null, null, false), l);
         assertEquals("direct", ((LoopSpec) addSpec("add", "loop", "--file", f.toString(), "--direct").target()).mode());
         assertEquals(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG,
                 addSpec("add", "loop", "--file", f.toString(), "--zero-copy").deviceFlags());

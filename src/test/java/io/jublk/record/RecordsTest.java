@@ -32,8 +32,8 @@ class RecordsTest {
     static DeviceRecord sample(int id) {
         BackingFile.Identity identity = new BackingFile.Identity("/srv/vm1/disk.img", 2049, 1234, 1_700_000_000_123L,
                 32L << 20, false);
-        LoopSpec loop = new LoopSpec("/srv/vm1/disk.img", 32L << 20, "direct", false, false, true, "direct", identity,
-                true);
+        LoopSpec loop = new LoopSpec("/srv/vm1/disk.img", 32L << 20, "direct", false, false, true, "direct", null,
+                identity, true);
         DeviceSpec spec = new DeviceSpec(loop, 2, 64, 4096, DeviceSpec.Recovery.REISSUE, 9464, "127.0.0.1");
         Instant t = Instant.now().truncatedTo(ChronoUnit.MICROS);
         return new DeviceRecord(DeviceRecord.FORMAT, id, "vm1", "0b9c4f2e-6d1a-4c3b-9a8e-2f7d5e1c0a34",
@@ -78,7 +78,7 @@ class RecordsTest {
         assertEquals(new ServerProcess(4242, 987654), live.server());
         assertEquals(DeviceSpec.Recovery.REISSUE, live.spec().recovery());
         LoopSpec loop = (LoopSpec) live.spec().target();
-        assertEquals(new LoopSpec("/srv/vm1/disk.img", 8L << 30, "direct", false, false, true, "direct",
+        assertEquals(new LoopSpec("/srv/vm1/disk.img", 8L << 30, "direct", false, false, true, "direct", null,
                 new BackingFile.Identity("/srv/vm1/disk.img", 2049, 1234567, 1_764_580_502_123_456_789L, 8L << 30,
                         false), true), loop);
 

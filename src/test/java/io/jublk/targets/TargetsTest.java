@@ -16,7 +16,7 @@ import tools.jackson.core.JacksonException;
 
 /** The registry of targets, and what the rest of jublk learns from it. */
 class TargetsTest {
-    static final LoopSpec OPENED_LOOP = new LoopSpec("/srv/a.img", null, "direct", false, false, false, "buffered",
+    static final LoopSpec OPENED_LOOP = new LoopSpec("/srv/a.img", null, "direct", false, false, false, "buffered", null,
             new BackingFile.Identity("/srv/a.img", 1, 2, 3, 4096, false), false);
 
     @Test
@@ -51,7 +51,7 @@ class TargetsTest {
         assertEquals(new NullSpec(1 << 20), n.spec());
         LoopSpec.Options l = new LoopSpec.Options();
         l.file = Path.of("/srv/b.img");
-        assertEquals(LoopSpec.of(Path.of("/srv/b.img"), null, BackingFile.Mode.DIRECT, false, false, false), l.spec());
+        assertEquals(LoopSpec.of(Path.of("/srv/b.img"), null, BackingFile.Mode.DIRECT, false, false, null), l.spec());
     }
 
     @Test
@@ -89,5 +89,34 @@ class TargetsTest {
         assertThrows(IllegalArgumentException.class, () -> NullSpec.TYPE.withColumns("File"));
         assertThrows(IllegalArgumentException.class, () -> NullSpec.TYPE.withLabels("a-b"));
         assertEquals(List.of("x"), NullSpec.TYPE.withColumns("x").columns());
+    }
+
+    @Test
+    void loopZeroCopyLeftToTheKernelIsSettledAtAdd() {
+        LoopSpec asked = LoopSpec.of(Path.of("/srv/c.img"), null, BackingFile.Mode.DIRECT, false, false, null);
+        List<String> notices = new java.util.ArrayList<>();
+        TargetSpec on = asked.settle(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG, true, notices::add);
+        assertEquals(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG, on.deviceFlags(), "root's device, a kernel that offers it");
+        assertEquals(List.of(), notices);
+        assertEquals(Boolean.TRUE, ((LoopSpec) on).servedZeroCopy(), "the record says what was settled");
+        assertEquals(asked, on.declared(), "a declaration keeps the choice open");
+
+        TargetSpec user = asked.settle(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG, false, notices::add);
+        assertEquals(0, user.deviceFlags());
+        assertEquals(List.of("zero copy is off: the kernel allows it only on root's devices; requests are copied "
+                + "through the server"), notices);
+        notices.clear();
+        TargetSpec old = asked.settle(0, true, notices::add);
+        assertEquals(0, old.deviceFlags());
+        assertEquals(Boolean.FALSE, ((LoopSpec) old).servedZeroCopy());
+        assertEquals(1, notices.size());
+        assertEquals(true, notices.get(0).contains("lacks UBLK_F_AUTO_BUF_REG"), notices.get(0));
+
+        notices.clear();
+        LoopSpec copy = LoopSpec.of(Path.of("/srv/c.img"), null, BackingFile.Mode.DIRECT, false, false, false);
+        assertEquals(copy, copy.settle(io.jublk.uapi.Ublk.UBLK_F_AUTO_BUF_REG, true, notices::add),
+                "--no-zero-copy stays off, without a notice");
+        assertEquals(List.of(), notices);
+        assertEquals(on, on.settle(0, false, notices::add), "settled once, at add; a later settle changes nothing");
     }
 }
