@@ -71,7 +71,7 @@ final class TrainCommand implements Callable<Integer> {
         CompletionHandler none = (ud, res, flags) -> { };
         for (int flags : new int[] {0, IORING_SETUP_SQE128}) {
             try (IoUring ring = IoUring.open(8, 0, flags, 0, false)) {
-                ring.prepNop(ring.sqe(), 1);
+                ring.next().nop().userData(1);
                 ring.submitAndWait(1);
                 ring.forEachCompletion(none);
             } catch (RuntimeException e) {

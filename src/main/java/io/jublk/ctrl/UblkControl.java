@@ -131,9 +131,8 @@ public final class UblkControl implements AutoCloseable {
             addr = payload.address() - pathLen;
             len += pathLen;
         }
-        long sqe = ring.sqe();
-        long cmd = ring.prepUringCmd(sqe, control.get(), cmdOp, cmdOp);
-        UblksrvCtrlCmd.write(ring.sqes(), cmd, devId, queueId, len, addr, data0, pathLen);
+        IoUring.Sqe sqe = ring.next().uringCmd(control.get(), cmdOp).userData(cmdOp);
+        UblksrvCtrlCmd.write(sqe.memory(), sqe.cmd(), devId, queueId, len, addr, data0, pathLen);
         result.done = false;
         while (!result.done) {
             int r = ring.submitAndWait(1);

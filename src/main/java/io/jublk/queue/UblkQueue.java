@@ -23,7 +23,6 @@ import io.jublk.sys.LibC;
 import io.jublk.sys.Mmap;
 import io.jublk.sys.NativeException;
 import io.jublk.uapi.IoUringBuf;
-import io.jublk.uapi.IoUringSqe;
 import io.jublk.uapi.IoUringUapi;
 import io.jublk.uapi.Layouts;
 import io.jublk.uapi.LinuxUapi;
@@ -516,12 +515,10 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
     /** PREP_IO_CMDS or COMMIT_IO_CMDS of {@code n} elements in commit buffer {@code b}. */
     private void batchCmd(int b, int cmdOp, int which, int n) {
-        long sqe = ring.sqe();
-        long cmd = ring.prepUringCmd(sqe, 0, cmdOp, UserData.encode(b, KIND_BATCH, which, n));
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
-        ring.sqes().set(JAVA_LONG, sqe + IoUringSqe.ADDR, commitBufs.address() + (long) b * commitStride);
-        ring.sqes().set(JAVA_INT, sqe + IoUringSqe.LEN, n * elemBytes);
-        UblkBatchIo.write(ring.sqes(), cmd, cfg.queueId(), batchFlags, n, elemBytes);
+        IoUring.Sqe sqe = ring.next().uringCmd(0, cmdOp).flags(IOSQE_FIXED_FILE)
+                .addr(commitBufs.address() + (long) b * commitStride).len(n * elemBytes)
+                .userData(UserData.encode(b, KIND_BATCH, which, n));
+        UblkBatchIo.write(sqe.memory(), sqe.cmd(), cfg.queueId(), batchFlags, n, elemBytes);
         commitBusy[b] = true;
         ublkInflight++;
     }
@@ -541,13 +538,11 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         bufRings.set(JAVA_SHORT, entry + IoUringBuf.RING_TAIL, (short) (tail + 1));
         fetchOff[b] = 0;
 
-        long sqe = ring.sqe();
-        long cmd = ring.prepUringCmd(sqe, 0, Ublk.UBLK_U_IO_FETCH_IO_CMDS, UserData.encode(b, KIND_BATCH,
-                BATCH_FETCH, 0));
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE | IoUringUapi.IOSQE_BUFFER_SELECT);
-        ring.sqes().set(JAVA_SHORT, sqe + IoUringSqe.BUF_GROUP, (short) b);
-        ring.sqes().set(JAVA_INT, sqe + IoUringSqe.URING_CMD_FLAGS, IoUringUapi.IORING_URING_CMD_MULTISHOT);
-        UblkBatchIo.write(ring.sqes(), cmd, cfg.queueId(), 0, Math.min(fetchBytes / 2, 0xffff), 2);
+        IoUring.Sqe sqe = ring.next().uringCmd(0, Ublk.UBLK_U_IO_FETCH_IO_CMDS)
+                .flags(IOSQE_FIXED_FILE | IoUringUapi.IOSQE_BUFFER_SELECT).bufGroup(b)
+                .uringCmdFlags(IoUringUapi.IORING_URING_CMD_MULTISHOT)
+                .userData(UserData.encode(b, KIND_BATCH, BATCH_FETCH, 0));
+        UblkBatchIo.write(sqe.memory(), sqe.cmd(), cfg.queueId(), 0, Math.min(fetchBytes / 2, 0xffff), 2);
         fetchesLive++;
         ublkInflight++;
     }
@@ -688,9 +683,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             }
         }
         if (cancelled && !expiryCancelOutstanding) {
-            long sqe = ring.nextSqe();
-            if (sqe >= 0) {
-                ring.prepCancel(sqe, 0, IORING_ASYNC_CANCEL_ANY, UserData.encode(0, KIND_CANCEL, 0, 0));
+            IoUring.Sqe sqe = ring.tryNext();
+            if (sqe != null) {
+                sqe.cancel(0, IORING_ASYNC_CANCEL_ANY).userData(UserData.encode(0, KIND_CANCEL, 0, 0));
                 expiryCancelOutstanding = true;
             }
         }
@@ -797,9 +792,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         boolean cancelQueued = false;
         while (backendInflight > 0 || tokenInflight > 0 || wakeArmed) {
             if (!cancelQueued) {
-                long sqe = ring.nextSqe();
-                if (sqe >= 0) {
-                    ring.prepCancel(sqe, 0, IORING_ASYNC_CANCEL_ANY, UserData.encode(0, KIND_CANCEL, 0, 0));
+                IoUring.Sqe sqe = ring.tryNext();
+                if (sqe != null) {
+                    sqe.cancel(0, IORING_ASYNC_CANCEL_ANY).userData(UserData.encode(0, KIND_CANCEL, 0, 0));
                     cancelQueued = true;
                 }
             }
@@ -1117,23 +1112,22 @@ public final class UblkQueue implements CompletionHandler, Runnable {
     }
 
     private void ublkCmd(int tag, int cmdOp, int result) {
-        long sqe = ring.sqe();
-        long cmd = ring.prepUringCmd(sqe, 0, cmdOp, UserData.encode(tag, KIND_UBLK, 0, 0));
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        IoUring.Sqe sqe = ring.next().uringCmd(0, cmdOp).flags(IOSQE_FIXED_FILE)
+                .userData(UserData.encode(tag, KIND_UBLK, 0, 0));
         if (cfg.zeroCopy()) {
             // struct ublk_auto_buf_reg travels in the SQE's own addr (bits 0-15 the buffer slot: the tag; flags and
             // reserved bits 0), and the command's addr must be 0.
-            ring.sqes().set(JAVA_LONG, sqe + IoUringSqe.ADDR, tag);
-            UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, 0);
+            sqe.addr(tag);
+            UblksrvIoCmd.write(sqe.memory(), sqe.cmd(), cfg.queueId(), tag, result, 0);
         } else {
-            UblksrvIoCmd.write(ring.sqes(), cmd, cfg.queueId(), tag, result, requests[tag].bufferAddress());
+            UblksrvIoCmd.write(sqe.memory(), sqe.cmd(), cfg.queueId(), tag, result, requests[tag].bufferAddress());
         }
         state[tag] = FETCHING;
         ublkInflight++;
     }
 
     private void armWake() {
-        ring.prepRead(ring.sqe(), waker.fd(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+        ring.next().read(waker.fd(), wakeBuf.address(), 8, 0).userData(UserData.encode(0, KIND_WAKE, 0, 0));
         wakeArmed = true;
     }
 
@@ -1175,9 +1169,9 @@ public final class UblkQueue implements CompletionHandler, Runnable {
             }
         }
 
-        private long prep(Request r, int sub, long bufferOffset, int length) {
+        private IoUring.Sqe prep(Request r, int sub, long bufferOffset, int length) {
             requireServed(r, bufferOffset, length, "an operation");
-            long sqe = ring.sqe();
+            IoUring.Sqe sqe = ring.next();
             if (backendOps[r.tag()]++ == 0 && !remote[r.tag()]) {
                 backendStart[r.tag()] = System.nanoTime();
                 stats.backendStarted();
@@ -1201,41 +1195,38 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
         @Override
         public void read(Request r, int sub, int file, long fileOffset, long bufferOffset, int length, int rwFlags) {
-            long sqe = prep(r, sub, bufferOffset, length);
+            IoUring.Sqe sqe = prep(r, sub, bufferOffset, length);
             long addr = r.bufferAddress() + bufferOffset;
             if (fixedBuffers) {
-                ring.prepReadFixed(sqe, file, addr, length, fileOffset, bufIndex(r), rwFlags, ud(r, sub));
+                sqe.readFixed(file, addr, length, fileOffset, bufIndex(r)).rwFlags(rwFlags).userData(ud(r, sub));
             } else {
-                ring.prepRead(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+                sqe.read(file, addr, length, fileOffset).rwFlags(rwFlags).userData(ud(r, sub));
             }
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            sqe.flags(IOSQE_FIXED_FILE);
         }
 
         @Override
         public void write(Request r, int sub, int file, long fileOffset, long bufferOffset, int length,
                 int rwFlags) {
-            long sqe = prep(r, sub, bufferOffset, length);
+            IoUring.Sqe sqe = prep(r, sub, bufferOffset, length);
             long addr = r.bufferAddress() + bufferOffset;
             if (fixedBuffers) {
-                ring.prepWriteFixed(sqe, file, addr, length, fileOffset, bufIndex(r), rwFlags, ud(r, sub));
+                sqe.writeFixed(file, addr, length, fileOffset, bufIndex(r)).rwFlags(rwFlags).userData(ud(r, sub));
             } else {
-                ring.prepWrite(sqe, file, addr, length, fileOffset, rwFlags, ud(r, sub));
+                sqe.write(file, addr, length, fileOffset).rwFlags(rwFlags).userData(ud(r, sub));
             }
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            sqe.flags(IOSQE_FIXED_FILE);
         }
 
         @Override
         public void fsync(Request r, int sub, int file, boolean datasync) {
-            long sqe = prep(r, sub, 0, 0);
-            ring.prepFsync(sqe, file, datasync ? IoUringUapi.IORING_FSYNC_DATASYNC : 0, ud(r, sub));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            prep(r, sub, 0, 0).fsync(file, datasync ? IoUringUapi.IORING_FSYNC_DATASYNC : 0).flags(IOSQE_FIXED_FILE)
+                    .userData(ud(r, sub));
         }
 
         @Override
         public void fallocate(Request r, int sub, int file, int mode, long offset, long length) {
-            long sqe = prep(r, sub, 0, 0);
-            ring.prepFallocate(sqe, file, mode, offset, length, ud(r, sub));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            prep(r, sub, 0, 0).fallocate(file, mode, offset, length).flags(IOSQE_FIXED_FILE).userData(ud(r, sub));
         }
 
         @Override
@@ -1272,15 +1263,15 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         @Override
         public void send(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
             requireSocketBuffers(r, "SEND from");
-            long sqe = prep(r, sub, bufferOffset, length);
-            ring.prepSend(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, ud(r, sub));
+            IoUring.Sqe sqe = prep(r, sub, bufferOffset, length);
+            sqe.send(socket, r.bufferAddress() + bufferOffset, length).msgFlags(msgFlags).userData(ud(r, sub));
             socketBuffer(sqe, r, sendRecvFixed);
         }
 
         @Override
         public void sendZeroCopy(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
-            long sqe = prep(r, sub, bufferOffset, length);
-            ring.prepSendZc(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, 0, ud(r, sub));
+            IoUring.Sqe sqe = prep(r, sub, bufferOffset, length);
+            sqe.sendZc(socket, r.bufferAddress() + bufferOffset, length).msgFlags(msgFlags).userData(ud(r, sub));
             // SEND_ZC has taken fixed buffers since it came.
             socketBuffer(sqe, r, true);
         }
@@ -1288,8 +1279,8 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         @Override
         public void recv(Request r, int sub, int socket, long bufferOffset, int length, int msgFlags) {
             requireSocketBuffers(r, "RECV into");
-            long sqe = prep(r, sub, bufferOffset, length);
-            ring.prepRecv(sqe, socket, r.bufferAddress() + bufferOffset, length, msgFlags, ud(r, sub));
+            IoUring.Sqe sqe = prep(r, sub, bufferOffset, length);
+            sqe.recv(socket, r.bufferAddress() + bufferOffset, length).msgFlags(msgFlags).userData(ud(r, sub));
             socketBuffer(sqe, r, sendRecvFixed);
         }
 
@@ -1345,20 +1336,19 @@ public final class UblkQueue implements CompletionHandler, Runnable {
         }
 
         /** Fixed file, and the request's fixed buffer where there is one and the operation may use it. */
-        private void socketBuffer(long sqe, Request r, boolean fixedOk) {
+        private void socketBuffer(IoUring.Sqe sqe, Request r, boolean fixedOk) {
             if (fixedBuffers && fixedOk) {
-                ring.recvSendFixedBuffer(sqe, bufIndex(r));
+                sqe.fixedBuffer(bufIndex(r));
             }
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            sqe.flags(IOSQE_FIXED_FILE);
         }
 
         /** An SQE for an operation bound to no request, on a fixed file; its user_data says {@code token}. */
-        private long tokenSqe(long token) {
+        private IoUring.Sqe tokenSqe(long token) {
             if (token < 0 || token > MAX_TOKEN) {
                 throw new IllegalArgumentException("token " + token + " is not in 0.." + MAX_TOKEN);
             }
-            long sqe = ring.sqe();
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            IoUring.Sqe sqe = ring.next().flags(IOSQE_FIXED_FILE);
             tokenInflight++;
             return sqe;
         }
@@ -1377,24 +1367,25 @@ public final class UblkQueue implements CompletionHandler, Runnable {
 
         @Override
         public void connect(long token, int socket, MemorySegment address, int addressLength) {
-            ring.prepConnect(tokenSqe(token), socket, address(address, addressLength), addressLength, ud(token));
+            long addr = address(address, addressLength);
+            tokenSqe(token).connect(socket, addr, addressLength).userData(ud(token));
         }
 
         @Override
         public void send(long token, int socket, MemorySegment data, int msgFlags) {
             long addr = address(data, data.byteSize());
-            ring.prepSend(tokenSqe(token), socket, addr, (int) data.byteSize(), msgFlags, ud(token));
+            tokenSqe(token).send(socket, addr, (int) data.byteSize()).msgFlags(msgFlags).userData(ud(token));
         }
 
         @Override
         public void recv(long token, int socket, MemorySegment into, int msgFlags) {
             long addr = address(into, into.byteSize());
-            ring.prepRecv(tokenSqe(token), socket, addr, (int) into.byteSize(), msgFlags, ud(token));
+            tokenSqe(token).recv(socket, addr, (int) into.byteSize()).msgFlags(msgFlags).userData(ud(token));
         }
 
         @Override
         public void poll(long token, int file, int events) {
-            ring.prepPollAdd(tokenSqe(token), file, events, ud(token));
+            tokenSqe(token).pollAdd(file, events).userData(ud(token));
         }
     }
 }

@@ -51,8 +51,8 @@ import java.lang.invoke.VarHandle;
  * <em>acquire</em> load, consumes the CQEs, and publishes the CQ head with a release store. The kernel does
  * the mirror image. One thread owns a ring (the confined arena enforces it for queue rings).
  *
- * <p>Preparing, submitting and reaping allocate nothing: SQEs are written in place through offsets, and
- * completions are delivered to a long-lived {@link CompletionHandler}.
+ * <p>Preparing, submitting and reaping allocate nothing: SQEs are written in place by the ring's one {@link Sqe}
+ * cursor, and completions are delivered to a long-lived {@link CompletionHandler}.
  */
 public final class IoUring implements AutoCloseable {
     /** Int fields of the rings are accessed through this handle: (segment, byte offset). */
@@ -92,6 +92,8 @@ public final class IoUring implements AutoCloseable {
     private final int sqEntries;
     private final int sqeSize;
     private int sqeTail;
+    /** The one SQE writer, placed by {@link #next()}. */
+    private final Sqe cursor;
 
     private final MemorySegment cqRing;
     private final long cqHeadOff;
@@ -143,6 +145,7 @@ public final class IoUring implements AutoCloseable {
         }
         this.sqes = Mmap.map(arena, (long) sqEntries * sqeSize, prot, flags, fd.get(), IORING_OFF_SQES,
                 "mmap io_uring SQEs");
+        this.cursor = new Sqe(sqes);
 
         this.sqHeadOff = params.get(JAVA_INT, sq + IoSqringOffsets.HEAD);
         this.sqTailOff = params.get(JAVA_INT, sq + IoSqringOffsets.TAIL);
@@ -240,11 +243,41 @@ public final class IoUring implements AutoCloseable {
     // ---- submission -------------------------------------------------------------------------------------
 
     /**
-     * Takes the next free SQE, zeroed, and returns its byte offset in {@link #sqes()}. When the SQ is full,
-     * submits what is queued to make room; returns -1 only if the kernel takes nothing right now (then reap
+     * Claims the next free SQE, zeroed, and returns this ring's {@link Sqe} cursor placed on it. When the SQ is full,
+     * submits what is queued to make room; returns null only if the kernel takes nothing right now (then reap
      * completions and try again).
      */
-    public long nextSqe() {
+    public Sqe tryNext() {
+        long off = claim();
+        if (off < 0) {
+            return null;
+        }
+        cursor.at = off;
+        return cursor;
+    }
+
+    /** Like {@link #tryNext()} but throws when no SQE can be had. */
+    public Sqe next() {
+        long off = claim();
+        if (off < 0) {
+            throw new IllegalStateException("io_uring submission queue full and the kernel takes no more");
+        }
+        cursor.at = off;
+        return cursor;
+    }
+
+    /**
+     * Places the cursor on slot {@code index} of the SQE array without claiming or zeroing it: for measuring what
+     * writing an SQE costs apart from claiming it (SqePrepBench). Nothing is submitted that {@link #next()} did not
+     * claim; a field not written keeps what the slot held.
+     */
+    public Sqe sqeAt(int index) {
+        cursor.at = (long) (index & sqMask) * sqeSize;
+        return cursor;
+    }
+
+    /** The next free SQE, zeroed: its byte offset in the SQE array, or -1 (see {@link #tryNext()}). */
+    private long claim() {
         int head = (int) INT.getAcquire(sqRing, sqHeadOff);
         if (sqeTail - head >= sqEntries) {
             submit();
@@ -261,138 +294,9 @@ public final class IoUring implements AutoCloseable {
         return off;
     }
 
-    /** Like {@link #nextSqe()} but throws when no SQE can be had. */
-    public long sqe() {
-        long off = nextSqe();
-        if (off < 0) {
-            throw new IllegalStateException("io_uring submission queue full and the kernel takes no more");
-        }
-        return off;
-    }
-
     /** SQEs queued here but not yet consumed by the kernel. */
     public int pending() {
         return sqeTail - (int) INT.getAcquire(sqRing, sqHeadOff);
-    }
-
-    /** The SQE array; payloads (e.g. a URING_CMD's command area) are written through it. */
-    public MemorySegment sqes() {
-        return sqes;
-    }
-
-    public void prepRw(long sqe, int opcode, int fd, long addr, int len, long offset, long userData) {
-        sqes.set(JAVA_BYTE, sqe + IoUringSqe.OPCODE, (byte) opcode);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.FD, fd);
-        sqes.set(JAVA_LONG, sqe + IoUringSqe.OFF, offset);
-        sqes.set(JAVA_LONG, sqe + IoUringSqe.ADDR, addr);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.LEN, len);
-        sqes.set(JAVA_LONG, sqe + IoUringSqe.USER_DATA, userData);
-    }
-
-    public void prepNop(long sqe, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_NOP, -1, 0, 0, 0, userData);
-    }
-
-    /**
-     * A NOP that completes with {@code result} (IORING_NOP_INJECT_RESULT), e.g. a negative errno: the kernel's own
-     * way to have a completion say what a test needs, and, as the head of a link, to fail it.
-     */
-    public void prepNopResult(long sqe, int result, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_NOP, -1, 0, result, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.NOP_FLAGS, IoUringUapi.IORING_NOP_INJECT_RESULT);
-    }
-
-    /** IORING_OP_READ: read {@code len} bytes at file {@code offset} into {@code addr}. */
-    public void prepRead(long sqe, int fd, long addr, int len, long offset, int rwFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_READ, fd, addr, len, offset, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
-    }
-
-    /** IORING_OP_WRITE; {@code rwFlags} e.g. RWF_DSYNC for a FUA write. */
-    public void prepWrite(long sqe, int fd, long addr, int len, long offset, int rwFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_WRITE, fd, addr, len, offset, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
-    }
-
-    /** IORING_OP_READ_FIXED from a buffer registered at {@code bufIndex}. */
-    public void prepReadFixed(long sqe, int fd, long addr, int len, long offset, int bufIndex, int rwFlags,
-            long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_READ_FIXED, fd, addr, len, offset, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
-        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
-    }
-
-    public void prepWriteFixed(long sqe, int fd, long addr, int len, long offset, int bufIndex, int rwFlags,
-            long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_WRITE_FIXED, fd, addr, len, offset, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.RW_FLAGS, rwFlags);
-        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
-    }
-
-    /** IORING_OP_FSYNC; {@code fsyncFlags} IORING_FSYNC_DATASYNC for fdatasync. */
-    public void prepFsync(long sqe, int fd, int fsyncFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_FSYNC, fd, 0, 0, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.FSYNC_FLAGS, fsyncFlags);
-    }
-
-    /** IORING_OP_FALLOCATE: the kernel takes the mode in {@code len} and the length in {@code addr}. */
-    public void prepFallocate(long sqe, int fd, int mode, long offset, long length, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_FALLOCATE, fd, length, mode, offset, userData);
-    }
-
-    // ---- sockets ----------------------------------------------------------------------------------------
-    //
-    // Sockets are pollable: the kernel tries the operation at once and, when it would block, arms a poll and tries
-    // again when the socket is ready, on the submitting task (no io-wq thread). A SEND or RECV may complete with
-    // fewer bytes than asked (a stream socket's normal answer); with MSG_WAITALL on a stream socket the kernel goes
-    // on by itself until all is done, and a short count then means the peer closed, an error after part of it, or
-    // a signal (io_send/io_recv, io_net_retry in io_uring/net.c).
-
-    /**
-     * IORING_OP_CONNECT of socket {@code fd} to the {@code addrLen}-byte sockaddr at {@code addr}. Completes with 0
-     * or -errno (ECONNREFUSED, ETIMEDOUT…). The kernel copies the address when it takes the SQE.
-     */
-    public void prepConnect(long sqe, int fd, long addr, int addrLen, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_CONNECT, fd, addr, 0, addrLen, userData);
-    }
-
-    /** IORING_OP_SEND of {@code len} bytes at {@code addr}; {@code msgFlags} MSG_* (the kernel adds MSG_NOSIGNAL). */
-    public void prepSend(long sqe, int fd, long addr, int len, int msgFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_SEND, fd, addr, len, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
-    }
-
-    /** IORING_OP_RECV of at most {@code len} bytes into {@code addr}; completes with 0 when the peer closed. */
-    public void prepRecv(long sqe, int fd, long addr, int len, int msgFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_RECV, fd, addr, len, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
-    }
-
-    /**
-     * IORING_OP_SEND_ZC: like SEND, but the kernel sends from the pages themselves instead of copying them into
-     * socket buffers, and completes twice: first with the result (IORING_CQE_F_MORE set when a notification
-     * follows), then, with the same user_data and IORING_CQE_F_NOTIF, when it no longer needs the memory, which
-     * may be much later (a TCP peer's acknowledgement). The memory must stay unchanged until the notification.
-     * Only sockets that support it: TCP and UDP, not Unix sockets (EOPNOTSUPP). {@code zcFlags} is
-     * IORING_SEND_ZC_REPORT_USAGE or 0.
-     */
-    public void prepSendZc(long sqe, int fd, long addr, int len, int msgFlags, int zcFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_SEND_ZC, fd, addr, len, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.MSG_FLAGS, msgFlags);
-        sqes.set(JAVA_SHORT, sqe + IoUringSqe.IOPRIO, (short) zcFlags);
-    }
-
-    /**
-     * Makes a prepared SEND, RECV or SEND_ZC use registered buffer {@code bufIndex} (IORING_RECVSEND_FIXED_BUF; 7.3
-     * takes it for these three, not for SENDMSG/RECVMSG, multishot or bundles: io_sendmsg_prep, io_recvmsg_prep): its
-     * {@code addr} is then an address inside that buffer, or for a buffer the kernel registered itself (ublk's
-     * UBLK_F_AUTO_BUF_REG) an offset into it. The kernel checks the direction of a kernel buffer (io_import_fixed):
-     * a block READ's pages can only be received into, a WRITE's only sent from; the other way is EFAULT.
-     */
-    public void recvSendFixedBuffer(long sqe, int bufIndex) {
-        short prio = sqes.get(JAVA_SHORT, sqe + IoUringSqe.IOPRIO);
-        sqes.set(JAVA_SHORT, sqe + IoUringSqe.IOPRIO, (short) (prio | IoUringUapi.IORING_RECVSEND_FIXED_BUF));
-        sqes.set(JAVA_SHORT, sqe + IoUringSqe.BUF_INDEX, (short) bufIndex);
     }
 
     /** Whether both SEND and RECV take a fixed buffer (see below): Linux 7.3 does, 6.18 does not. */
@@ -408,9 +312,7 @@ public final class IoUring implements AutoCloseable {
      * nothing else is queued or outstanding (it reaps every completion until its own) and allocates.
      */
     public boolean recvSendFixedBufferSupported(int opcode) {
-        long sqe = sqe();
-        prepRw(sqe, opcode, -1, 0, 0, 0, 0);
-        recvSendFixedBuffer(sqe, 0);
+        next().op(opcode, -1, 0, 0, 0).fixedBuffer(0).userData(0);
         int[] res = {0};
         boolean[] more = {true};
         while (more[0]) {
@@ -430,47 +332,242 @@ public final class IoUring implements AutoCloseable {
     }
 
     /**
-     * IORING_OP_POLL_ADD, one shot: completes with the POLL* events of {@code fd} that are ready among
-     * {@code events} (POLLERR and POLLHUP always count), as soon as one is.
-     */
-    public void prepPollAdd(long sqe, int fd, int events, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_POLL_ADD, fd, 0, 0, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.POLL32_EVENTS, events);
-    }
-
-    /**
-     * IORING_OP_URING_CMD with the 32-bit {@code cmd_op}; returns the byte offset in {@link #sqes()} of the
-     * command area (16 bytes, or 80 on an SQE128 ring) for the caller to fill.
-     */
-    public long prepUringCmd(long sqe, int fd, int cmdOp, long userData) {
-        sqes.set(JAVA_BYTE, sqe + IoUringSqe.OPCODE, (byte) IoUringUapi.IORING_OP_URING_CMD);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.FD, fd);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.CMD_OP, cmdOp);
-        sqes.set(JAVA_LONG, sqe + IoUringSqe.USER_DATA, userData);
-        return sqe + IoUringSqe.CMD;
-    }
-
-    /**
-     * IORING_OP_ASYNC_CANCEL: cancels the requests of this ring that {@code cancelFlags} (IORING_ASYNC_CANCEL_*)
-     * and {@code match} select; with no flags, the one request whose user_data is {@code match}. With
-     * IORING_ASYNC_CANCEL_ANY, every request of the ring the kernel can cancel. A cancelled request completes
-     * with -ECANCELED (work an io-wq worker is running is interrupted and may end with -EINTR, or finish); the
-     * cancel completes with 0, or with the number cancelled for ALL/ANY, or with -ENOENT/-EALREADY.
+     * The writer of one SQE, and each ring has exactly one: {@link #next()} places it on the slot it claims and
+     * returns it, the same object every time, so preparing an SQE allocates nothing. Name the operation first, then
+     * set the optional fields in any order, and always the user_data, which is what the completion is known by:
      *
-     * <p>What the kernel can cancel this way (io_uring/cancel.c, io_try_cancel): io-wq work, armed polls (a read
-     * of an eventfd or a pipe that waits for data), waitid, futex waits and timeouts. Not: I/O already in the
-     * block layer (it completes on its own) and uring_cmds (their driver is asked to cancel them only when the
-     * ring closes or its task exits).
+     * <pre>{@code
+     * ring.next().write(fd, addr, len, offset).rwFlags(RWF_DSYNC).flags(IOSQE_FIXED_FILE).userData(ud);
+     * }</pre>
+     *
+     * <p>A claimed slot is zeroed, so a field left unwritten is 0 (no flags, user_data 0). The cursor is valid until
+     * the next claim on its ring: keep no reference to it past that. An operation method writes the fields its
+     * operation needs and no others, so it may come before or after {@link #flags(int)}. The field offsets are
+     * {@link IoUringSqe}'s, the one description of the struct.
      */
-    public void prepCancel(long sqe, long match, int cancelFlags, long userData) {
-        prepRw(sqe, IoUringUapi.IORING_OP_ASYNC_CANCEL, -1, match, 0, 0, userData);
-        sqes.set(JAVA_INT, sqe + IoUringSqe.CANCEL_FLAGS, cancelFlags);
-    }
+    public static final class Sqe {
+        private final MemorySegment sqes;
+        /** Byte offset in {@link #sqes} of the SQE the cursor is on. */
+        private long at;
 
-    /** ORs IOSQE_* flags (e.g. IOSQE_FIXED_FILE) into an SQE. */
-    public void sqeFlags(long sqe, int iosqeFlags) {
-        byte old = sqes.get(JAVA_BYTE, sqe + IoUringSqe.FLAGS);
-        sqes.set(JAVA_BYTE, sqe + IoUringSqe.FLAGS, (byte) (old | iosqeFlags));
+        private Sqe(MemorySegment sqes) {
+            this.sqes = sqes;
+        }
+
+        private Sqe op(int opcode, int fd, long addr, int len, long offset) {
+            long s = at;
+            sqes.set(JAVA_BYTE, s + IoUringSqe.OPCODE, (byte) opcode);
+            sqes.set(JAVA_INT, s + IoUringSqe.FD, fd);
+            sqes.set(JAVA_LONG, s + IoUringSqe.OFF, offset);
+            sqes.set(JAVA_LONG, s + IoUringSqe.ADDR, addr);
+            sqes.set(JAVA_INT, s + IoUringSqe.LEN, len);
+            return this;
+        }
+
+        /** IORING_OP_NOP: completes with 0. */
+        public Sqe nop() {
+            return op(IoUringUapi.IORING_OP_NOP, -1, 0, 0, 0);
+        }
+
+        /**
+         * A NOP that completes with {@code result} (IORING_NOP_INJECT_RESULT), e.g. a negative errno: the kernel's
+         * own way to have a completion say what a test needs, and, as the head of a link, to fail it.
+         */
+        public Sqe nopResult(int result) {
+            op(IoUringUapi.IORING_OP_NOP, -1, 0, result, 0);
+            sqes.set(JAVA_INT, at + IoUringSqe.NOP_FLAGS, IoUringUapi.IORING_NOP_INJECT_RESULT);
+            return this;
+        }
+
+        /** IORING_OP_READ: read {@code len} bytes at file {@code offset} into {@code addr}. */
+        public Sqe read(int fd, long addr, int len, long offset) {
+            return op(IoUringUapi.IORING_OP_READ, fd, addr, len, offset);
+        }
+
+        /** IORING_OP_WRITE of {@code len} bytes at {@code addr} to file {@code offset}. */
+        public Sqe write(int fd, long addr, int len, long offset) {
+            return op(IoUringUapi.IORING_OP_WRITE, fd, addr, len, offset);
+        }
+
+        /**
+         * IORING_OP_READ_FIXED into registered buffer {@code bufIndex}: {@code addr} is an address inside it, or for
+         * a buffer the kernel registered itself (ublk's UBLK_F_AUTO_BUF_REG) an offset into it.
+         */
+        public Sqe readFixed(int fd, long addr, int len, long offset, int bufIndex) {
+            op(IoUringUapi.IORING_OP_READ_FIXED, fd, addr, len, offset);
+            sqes.set(JAVA_SHORT, at + IoUringSqe.BUF_INDEX, (short) bufIndex);
+            return this;
+        }
+
+        /** IORING_OP_WRITE_FIXED from registered buffer {@code bufIndex}, {@code addr} as for {@link #readFixed}. */
+        public Sqe writeFixed(int fd, long addr, int len, long offset, int bufIndex) {
+            op(IoUringUapi.IORING_OP_WRITE_FIXED, fd, addr, len, offset);
+            sqes.set(JAVA_SHORT, at + IoUringSqe.BUF_INDEX, (short) bufIndex);
+            return this;
+        }
+
+        /** RWF_* of a READ or WRITE (plain or fixed), e.g. RWF_DSYNC for a FUA write. */
+        public Sqe rwFlags(int rwFlags) {
+            sqes.set(JAVA_INT, at + IoUringSqe.RW_FLAGS, rwFlags);
+            return this;
+        }
+
+        /** IORING_OP_FSYNC; {@code fsyncFlags} IORING_FSYNC_DATASYNC for fdatasync, 0 for fsync. */
+        public Sqe fsync(int fd, int fsyncFlags) {
+            op(IoUringUapi.IORING_OP_FSYNC, fd, 0, 0, 0);
+            sqes.set(JAVA_INT, at + IoUringSqe.FSYNC_FLAGS, fsyncFlags);
+            return this;
+        }
+
+        /** IORING_OP_FALLOCATE: the kernel takes the mode in {@code len} and the length in {@code addr}. */
+        public Sqe fallocate(int fd, int mode, long offset, long length) {
+            return op(IoUringUapi.IORING_OP_FALLOCATE, fd, length, mode, offset);
+        }
+
+        // Sockets are pollable: the kernel tries the operation at once and, when it would block, arms a poll and
+        // tries again when the socket is ready, on the submitting task (no io-wq thread). A SEND or RECV may complete
+        // with fewer bytes than asked (a stream socket's normal answer); with MSG_WAITALL on a stream socket the
+        // kernel goes on by itself until all is done, and a short count then means the peer closed, an error after
+        // part of it, or a signal (io_send/io_recv, io_net_retry in io_uring/net.c).
+
+        /**
+         * IORING_OP_CONNECT of socket {@code fd} to the {@code addrLen}-byte sockaddr at {@code addr}. Completes
+         * with 0 or -errno (ECONNREFUSED, ETIMEDOUT…). The kernel copies the address when it takes the SQE.
+         */
+        public Sqe connect(int fd, long addr, int addrLen) {
+            return op(IoUringUapi.IORING_OP_CONNECT, fd, addr, 0, addrLen);
+        }
+
+        /** IORING_OP_SEND of {@code len} bytes at {@code addr}; MSG_* in {@link #msgFlags(int)}. */
+        public Sqe send(int fd, long addr, int len) {
+            return op(IoUringUapi.IORING_OP_SEND, fd, addr, len, 0);
+        }
+
+        /** IORING_OP_RECV of at most {@code len} bytes into {@code addr}; completes with 0 when the peer closed. */
+        public Sqe recv(int fd, long addr, int len) {
+            return op(IoUringUapi.IORING_OP_RECV, fd, addr, len, 0);
+        }
+
+        /**
+         * IORING_OP_SEND_ZC: like SEND, but the kernel sends from the pages themselves instead of copying them into
+         * socket buffers, and completes twice: first with the result (IORING_CQE_F_MORE set when a notification
+         * follows), then, with the same user_data and IORING_CQE_F_NOTIF, when it no longer needs the memory, which
+         * may be much later (a TCP peer's acknowledgement). The memory must stay unchanged until the notification.
+         * Only sockets that support it: TCP and UDP, not Unix sockets (EOPNOTSUPP). Its own flags
+         * (IORING_SEND_ZC_REPORT_USAGE) would go in ioprio, beside {@link #fixedBuffer(int)}'s; jublk sets none.
+         */
+        public Sqe sendZc(int fd, long addr, int len) {
+            return op(IoUringUapi.IORING_OP_SEND_ZC, fd, addr, len, 0);
+        }
+
+        /** MSG_* of a SEND, RECV or SEND_ZC (the kernel adds MSG_NOSIGNAL). */
+        public Sqe msgFlags(int msgFlags) {
+            sqes.set(JAVA_INT, at + IoUringSqe.MSG_FLAGS, msgFlags);
+            return this;
+        }
+
+        /**
+         * Makes a SEND, RECV or SEND_ZC use registered buffer {@code bufIndex} (IORING_RECVSEND_FIXED_BUF; 7.3 takes
+         * it for these three, not for SENDMSG/RECVMSG, multishot or bundles: io_sendmsg_prep, io_recvmsg_prep): its
+         * {@code addr} is then an address inside that buffer, or for a buffer the kernel registered itself (ublk's
+         * UBLK_F_AUTO_BUF_REG) an offset into it. The kernel checks the direction of a kernel buffer
+         * (io_import_fixed): a block READ's pages can only be received into, a WRITE's only sent from; the other way
+         * is EFAULT. Whether the kernel takes it: {@link IoUring#recvSendFixedBufferSupported(int)}.
+         */
+        public Sqe fixedBuffer(int bufIndex) {
+            short prio = sqes.get(JAVA_SHORT, at + IoUringSqe.IOPRIO);
+            sqes.set(JAVA_SHORT, at + IoUringSqe.IOPRIO, (short) (prio | IoUringUapi.IORING_RECVSEND_FIXED_BUF));
+            sqes.set(JAVA_SHORT, at + IoUringSqe.BUF_INDEX, (short) bufIndex);
+            return this;
+        }
+
+        /**
+         * IORING_OP_POLL_ADD, one shot: completes with the POLL* events of {@code fd} that are ready among
+         * {@code events} (POLLERR and POLLHUP always count), as soon as one is.
+         */
+        public Sqe pollAdd(int fd, int events) {
+            op(IoUringUapi.IORING_OP_POLL_ADD, fd, 0, 0, 0);
+            sqes.set(JAVA_INT, at + IoUringSqe.POLL32_EVENTS, events);
+            return this;
+        }
+
+        /**
+         * IORING_OP_URING_CMD with the 32-bit {@code cmd_op}. The driver's command goes in the command area at
+         * {@link #cmd()} of {@link #memory()} (16 bytes, or 80 on an SQE128 ring); some commands also take the SQE's
+         * own {@link #addr(long)} and {@link #len(int)}.
+         */
+        public Sqe uringCmd(int fd, int cmdOp) {
+            long s = at;
+            sqes.set(JAVA_BYTE, s + IoUringSqe.OPCODE, (byte) IoUringUapi.IORING_OP_URING_CMD);
+            sqes.set(JAVA_INT, s + IoUringSqe.FD, fd);
+            sqes.set(JAVA_INT, s + IoUringSqe.CMD_OP, cmdOp);
+            return this;
+        }
+
+        /** IORING_URING_CMD_* of a URING_CMD, e.g. IORING_URING_CMD_MULTISHOT. */
+        public Sqe uringCmdFlags(int uringCmdFlags) {
+            sqes.set(JAVA_INT, at + IoUringSqe.URING_CMD_FLAGS, uringCmdFlags);
+            return this;
+        }
+
+        /**
+         * IORING_OP_ASYNC_CANCEL: cancels the requests of this ring that {@code cancelFlags} (IORING_ASYNC_CANCEL_*)
+         * and {@code match} select; with no flags, the one request whose user_data is {@code match}. With
+         * IORING_ASYNC_CANCEL_ANY, every request of the ring the kernel can cancel. A cancelled request completes
+         * with -ECANCELED (work an io-wq worker is running is interrupted and may end with -EINTR, or finish); the
+         * cancel completes with 0, or with the number cancelled for ALL/ANY, or with -ENOENT/-EALREADY.
+         *
+         * <p>What the kernel can cancel this way (io_uring/cancel.c, io_try_cancel): io-wq work, armed polls (a read
+         * of an eventfd or a pipe that waits for data), waitid, futex waits and timeouts. Not: I/O already in the
+         * block layer (it completes on its own) and uring_cmds (their driver is asked to cancel them only when the
+         * ring closes or its task exits).
+         */
+        public Sqe cancel(long match, int cancelFlags) {
+            op(IoUringUapi.IORING_OP_ASYNC_CANCEL, -1, match, 0, 0);
+            sqes.set(JAVA_INT, at + IoUringSqe.CANCEL_FLAGS, cancelFlags);
+            return this;
+        }
+
+        /** ORs IOSQE_* flags (IOSQE_FIXED_FILE: {@code fd} is a fixed-file index; IOSQE_IO_LINK…) into the SQE. */
+        public Sqe flags(int iosqeFlags) {
+            byte old = sqes.get(JAVA_BYTE, at + IoUringSqe.FLAGS);
+            sqes.set(JAVA_BYTE, at + IoUringSqe.FLAGS, (byte) (old | iosqeFlags));
+            return this;
+        }
+
+        /** The SQE's addr, for an operation that takes one besides those above (a URING_CMD's buffer). */
+        public Sqe addr(long addr) {
+            sqes.set(JAVA_LONG, at + IoUringSqe.ADDR, addr);
+            return this;
+        }
+
+        /** The SQE's len, for an operation that takes one besides those above (a URING_CMD's buffer length). */
+        public Sqe len(int len) {
+            sqes.set(JAVA_INT, at + IoUringSqe.LEN, len);
+            return this;
+        }
+
+        /** The provided-buffer group an operation with IOSQE_BUFFER_SELECT picks its buffer from. */
+        public Sqe bufGroup(int group) {
+            sqes.set(JAVA_SHORT, at + IoUringSqe.BUF_GROUP, (short) group);
+            return this;
+        }
+
+        /** What the completion will carry back: the only way to tell which SQE it answers. */
+        public Sqe userData(long userData) {
+            sqes.set(JAVA_LONG, at + IoUringSqe.USER_DATA, userData);
+            return this;
+        }
+
+        /** The SQE array the cursor writes into; a URING_CMD's command area is written through it at {@link #cmd()}. */
+        public MemorySegment memory() {
+            return sqes;
+        }
+
+        /** Byte offset in {@link #memory()} of this SQE's command area, {@link IoUring#cmdAreaBytes()} long. */
+        public long cmd() {
+            return at + IoUringSqe.CMD;
+        }
     }
 
     /** Size of the command area of this ring's SQEs. */
@@ -783,7 +880,7 @@ public final class IoUring implements AutoCloseable {
      * Unmaps the rings and closes the ring fd. Idempotent. Closing does not wait: the kernel cancels what is
      * outstanding and waits for the rest in a worker of its own (io_ring_exit_work), and until an operation
      * ends it may still write into the memory it was given. Before releasing such memory, cancel
-     * ({@link #prepCancel}) and reap ({@link #submitAndWait(int, long)}) first.
+     * ({@link Sqe#cancel}) and reap ({@link #submitAndWait(int, long)}) first.
      */
     @Override
     public void close() {

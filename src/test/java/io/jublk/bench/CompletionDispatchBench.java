@@ -82,7 +82,7 @@ public class CompletionDispatchBench extends HotPathBench {
     @OperationsPerInvocation(BATCH)
     public int nopRoundTrip() {
         for (int i = 0; i < BATCH; i++) {
-            ring.prepNop(ring.sqe(), userData[i]);
+            ring.next().nop().userData(userData[i]);
         }
         int r = ring.submitAndWait(BATCH);
         if (r < 0) {

@@ -80,7 +80,7 @@ public class CrossThreadCompletionBench extends HotPathBench {
     }
 
     private void armWake() {
-        ring.prepRead(ring.sqe(), mailbox.wakeFd(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+        ring.next().read(mailbox.wakeFd(), wakeBuf.address(), 8, 0).userData(UserData.encode(0, KIND_WAKE, 0, 0));
     }
 
     private void wakeDone(long userData, int res, int flags) {

@@ -18,9 +18,10 @@ import org.openjdk.jmh.annotations.TearDown;
  * Writing one SQE of each kind a queue issues into a real ring's SQE array: a target's READ and FUA WRITE,
  * and the ublk COMMIT_AND_FETCH_REQ (URING_CMD with its {@code ublksrv_io_cmd} payload and a fixed file).
  *
- * <p>The SQE slot is walked round-robin and never submitted: claiming one with {@code IoUring.sqe()} would
- * fill the SQ within a few calls and make the kernel part of the measurement. What {@code sqe()} adds on top
- * (an acquire load of the SQ head, zeroing 64 bytes) is in {@link CompletionDispatchBench#nopRoundTrip}.
+ * <p>The SQE slot is walked round-robin ({@code IoUring.sqeAt}) and never submitted: claiming one with
+ * {@code IoUring.next()} would fill the SQ within a few calls and make the kernel part of the measurement. What
+ * {@code next()} adds on top (an acquire load of the SQ head, zeroing 64 bytes) is in
+ * {@link CompletionDispatchBench#nopRoundTrip}.
  */
 public class SqePrepBench extends HotPathBench {
     private static final int BLOCK = 4096;
@@ -30,7 +31,6 @@ public class SqePrepBench extends HotPathBench {
     private IoUring ring;
     private long buffers;
     private int entries;
-    private int sqeSize;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -40,7 +40,6 @@ public class SqePrepBench extends HotPathBench {
         MemorySegment b = arena.allocate((long) DEPTH * BLOCK, BLOCK);
         buffers = b.address();
         entries = ring.sqEntries();
-        sqeSize = ring.sqeSize();
     }
 
     @TearDown(Level.Trial)
@@ -52,24 +51,22 @@ public class SqePrepBench extends HotPathBench {
     @Benchmark
     public void prepRead() {
         int t = next(entries);
-        ring.prepRead((long) t * sqeSize, 5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20, 0,
-                UserData.encode(t, 2, 0, 0));
+        ring.sqeAt(t).read(5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20).userData(UserData.encode(t, 2, 0, 0));
     }
 
     @Benchmark
     public void prepWriteFua() {
         int t = next(entries);
-        ring.prepWrite((long) t * sqeSize, 5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20, RWF_DSYNC,
-                UserData.encode(t, 2, 0, 0));
+        ring.sqeAt(t).write(5, buffers + (long) t * BLOCK, BLOCK, (long) t << 20).rwFlags(RWF_DSYNC)
+                .userData(UserData.encode(t, 2, 0, 0));
     }
 
     /** What UblkQueue writes to answer a request and fetch the next one on its tag. */
     @Benchmark
     public void prepCommitAndFetch() {
         int t = next(entries);
-        long sqe = (long) t * sqeSize;
-        long cmd = ring.prepUringCmd(sqe, 0, Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ, UserData.encode(t, 1, 0, 0));
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
-        UblksrvIoCmd.write(ring.sqes(), cmd, 0, t, BLOCK, buffers + (long) t * BLOCK);
+        IoUring.Sqe sqe = ring.sqeAt(t).uringCmd(0, Ublk.UBLK_U_IO_COMMIT_AND_FETCH_REQ).flags(IOSQE_FIXED_FILE)
+                .userData(UserData.encode(t, 1, 0, 0));
+        UblksrvIoCmd.write(sqe.memory(), sqe.cmd(), 0, t, BLOCK, buffers + (long) t * BLOCK);
     }
 }

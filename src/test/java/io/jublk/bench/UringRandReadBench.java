@@ -304,7 +304,7 @@ public final class UringRandReadBench {
             rng = x;
             unsubmitted++;
             long block = Math.unsignedMultiplyHigh(x, blocks);
-            ring.prepRead(ring.sqe(), fd, buffers + (long) slot * BLOCK, BLOCK, block * BLOCK, 0, slot);
+            ring.next().read(fd, buffers + (long) slot * BLOCK, BLOCK, block * BLOCK).userData(slot);
             inflight++;
         }
 

@@ -194,7 +194,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
     }
 
     private void armWake() {
-        ring.prepRead(ring.sqe(), waker.fd(), wakeBuf.address(), 8, 0, 0, UserData.encode(0, KIND_WAKE, 0, 0));
+        ring.next().read(waker.fd(), wakeBuf.address(), 8, 0).userData(UserData.encode(0, KIND_WAKE, 0, 0));
         wakeArmed = true;
     }
 
@@ -548,20 +548,20 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
     @Override
     public void fsync(Request r, int sub, int file, boolean datasync) {
         Op op = logged(r, sub, Kind.FSYNC, file, 0, 0, 0, datasync ? 1 : 0);
-        long sqe = sqe(op);
-        if (sqe >= 0) {
-            ring.prepFsync(sqe, file, datasync ? IoUringUapi.IORING_FSYNC_DATASYNC : 0, ud(op));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        IoUring.Sqe sqe = sqe(op);
+        if (sqe != null) {
+            sqe.fsync(file, datasync ? IoUringUapi.IORING_FSYNC_DATASYNC : 0).userData(ud(op));
+            sqe.flags(IOSQE_FIXED_FILE);
         }
     }
 
     @Override
     public void fallocate(Request r, int sub, int file, int mode, long offset, long length) {
         Op op = logged(r, sub, Kind.FALLOCATE, file, offset, 0, length, mode);
-        long sqe = sqe(op);
-        if (sqe >= 0) {
-            ring.prepFallocate(sqe, file, mode, offset, length, ud(op));
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        IoUring.Sqe sqe = sqe(op);
+        if (sqe != null) {
+            sqe.fallocate(file, mode, offset, length).userData(ud(op));
+            sqe.flags(IOSQE_FIXED_FILE);
         }
     }
 
@@ -577,8 +577,8 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
             int rwFlags) {
         checkRange(r, bufferOffset, length);
         Op op = logged(r, sub, kind, file, fileOffset, bufferOffset, length, rwFlags);
-        long sqe = sqe(op);
-        if (sqe < 0) {
+        IoUring.Sqe sqe = sqe(op);
+        if (sqe == null) {
             return;
         }
         int flags = faults.get(op.seq()) instanceof Fault.NoWait ? rwFlags | LinuxUapi.RWF_NOWAIT : rwFlags;
@@ -586,16 +586,16 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         if (fixedBuffers) {
             int slot = zeroCopy ? r.tag() : 0;
             if (kind == Kind.READ) {
-                ring.prepReadFixed(sqe, file, addr, length, fileOffset, slot, flags, ud(op));
+                sqe.readFixed(file, addr, length, fileOffset, slot).rwFlags(flags).userData(ud(op));
             } else {
-                ring.prepWriteFixed(sqe, file, addr, length, fileOffset, slot, flags, ud(op));
+                sqe.writeFixed(file, addr, length, fileOffset, slot).rwFlags(flags).userData(ud(op));
             }
         } else if (kind == Kind.READ) {
-            ring.prepRead(sqe, file, addr, length, fileOffset, flags, ud(op));
+            sqe.read(file, addr, length, fileOffset).rwFlags(flags).userData(ud(op));
         } else {
-            ring.prepWrite(sqe, file, addr, length, fileOffset, flags, ud(op));
+            sqe.write(file, addr, length, fileOffset).rwFlags(flags).userData(ud(op));
         }
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        sqe.flags(IOSQE_FIXED_FILE);
     }
 
     private Op logged(Request r, int sub, Kind kind, int file, long fileOffset, long bufferOffset, long length,
@@ -632,20 +632,19 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         return op;
     }
 
-    /** The operation's SQE, or -1 when the interposer answers it with a NOP instead. */
-    private long sqe(Op op) {
+    /** The operation's SQE, or null when the interposer answers it with a NOP instead. */
+    private IoUring.Sqe sqe(Op op) {
         Fault f = faults.get(op.seq());
         if (f instanceof Fault.Fail(int errno)) {
-            ring.prepNopResult(ring.sqe(), -errno, ud(op));
-            return -1;
+            ring.next().nopResult(-errno).userData(ud(op));
+            return null;
         }
         if (f instanceof Fault.Cancel) {
-            long head = ring.sqe();
-            ring.prepNopResult(head, -Errno.EIO, UserData.encode(op.tag(), KIND_LINK_HEAD, 0, 0));
-            ring.sqeFlags(head, IOSQE_IO_LINK);
+            ring.next().nopResult(-Errno.EIO).flags(IOSQE_IO_LINK)
+                    .userData(UserData.encode(op.tag(), KIND_LINK_HEAD, 0, 0));
             linkHeads++;
         }
-        return ring.sqe();
+        return ring.next();
     }
 
     private static long ud(Op op) {
@@ -693,21 +692,21 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
                     + " kernel that takes fixed buffers on SEND and RECV (7.3 does)");
         }
         Op op = logged(r, sub, kind, socket, 0, bufferOffset, length, msgFlags);
-        long sqe = sqe(op);
-        if (sqe < 0) {
+        IoUring.Sqe sqe = sqe(op);
+        if (sqe == null) {
             return;
         }
         int flags = faults.get(op.seq()) instanceof Fault.NoWait ? msgFlags | LinuxUapi.MSG_DONTWAIT : msgFlags;
         long addr = (zeroCopy ? data[r.tag()].address() : r.bufferAddress()) + bufferOffset;
         switch (kind) {
-            case SEND -> ring.prepSend(sqe, socket, addr, length, flags, ud(op));
-            case SEND_ZC -> ring.prepSendZc(sqe, socket, addr, length, flags, 0, ud(op));
-            default -> ring.prepRecv(sqe, socket, addr, length, flags, ud(op));
+            case SEND -> sqe.send(socket, addr, length).msgFlags(flags).userData(ud(op));
+            case SEND_ZC -> sqe.sendZc(socket, addr, length).msgFlags(flags).userData(ud(op));
+            default -> sqe.recv(socket, addr, length).msgFlags(flags).userData(ud(op));
         }
         if (fixedBuffers && (kind == Kind.SEND_ZC || sendRecvFixed)) {
-            ring.recvSendFixedBuffer(sqe, zeroCopy ? r.tag() : 0);
+            sqe.fixedBuffer(zeroCopy ? r.tag() : 0);
         }
-        ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+        sqe.flags(IOSQE_FIXED_FILE);
     }
 
     @Override
@@ -716,44 +715,46 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
             throw new IndexOutOfBoundsException("address length " + addressLength + " of " + address);
         }
         Op op = loggedToken(token, Kind.CONNECT, socket, addressLength, 0);
-        long sqe = tokenSqe(op);
-        if (sqe >= 0) {
-            ring.prepConnect(sqe, socket, address.address(), addressLength, ud(op));
+        IoUring.Sqe sqe = tokenSqe(op);
+        if (sqe != null) {
+            sqe.connect(socket, address.address(), addressLength).userData(ud(op));
         }
     }
 
     @Override
     public void send(long token, int socket, MemorySegment data, int msgFlags) {
         Op op = loggedToken(token, Kind.SEND, socket, data.byteSize(), msgFlags);
-        long sqe = tokenSqe(op);
-        if (sqe >= 0) {
-            ring.prepSend(sqe, socket, data.address(), (int) data.byteSize(), tokenFlags(op, msgFlags), ud(op));
+        IoUring.Sqe sqe = tokenSqe(op);
+        if (sqe != null) {
+            sqe.send(socket, data.address(), (int) data.byteSize()).msgFlags(tokenFlags(op, msgFlags))
+                    .userData(ud(op));
         }
     }
 
     @Override
     public void recv(long token, int socket, MemorySegment into, int msgFlags) {
         Op op = loggedToken(token, Kind.RECV, socket, into.byteSize(), msgFlags);
-        long sqe = tokenSqe(op);
-        if (sqe >= 0) {
-            ring.prepRecv(sqe, socket, into.address(), (int) into.byteSize(), tokenFlags(op, msgFlags), ud(op));
+        IoUring.Sqe sqe = tokenSqe(op);
+        if (sqe != null) {
+            sqe.recv(socket, into.address(), (int) into.byteSize()).msgFlags(tokenFlags(op, msgFlags))
+                    .userData(ud(op));
         }
     }
 
     @Override
     public void poll(long token, int file, int events) {
         Op op = loggedToken(token, Kind.POLL, file, 0, events);
-        long sqe = tokenSqe(op);
-        if (sqe >= 0) {
-            ring.prepPollAdd(sqe, file, events, ud(op));
+        IoUring.Sqe sqe = tokenSqe(op);
+        if (sqe != null) {
+            sqe.pollAdd(file, events).userData(ud(op));
         }
     }
 
     /** The operation's SQE on a fixed file, or -1 when the interposer answers it with a NOP instead. */
-    private long tokenSqe(Op op) {
-        long sqe = sqe(op);
-        if (sqe >= 0) {
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+    private IoUring.Sqe tokenSqe(Op op) {
+        IoUring.Sqe sqe = sqe(op);
+        if (sqe != null) {
+            sqe.flags(IOSQE_FIXED_FILE);
         }
         return sqe;
     }
@@ -777,7 +778,7 @@ public final class HostQueue implements QueueContext, CompletionHandler, AutoClo
         mailbox.close();
         boolean drained = false;
         try {
-            ring.prepCancel(ring.sqe(), 0, IORING_ASYNC_CANCEL_ANY, UserData.encode(0, KIND_CANCEL, 0, 0));
+            ring.next().cancel(0, IORING_ASYNC_CANCEL_ANY).userData(UserData.encode(0, KIND_CANCEL, 0, 0));
             long deadline = System.nanoTime() + DRAIN_NANOS;
             while (inFlight() > 0 || wakeArmed) {
                 int r = ring.submitAndWait(1, deadline - System.nanoTime());

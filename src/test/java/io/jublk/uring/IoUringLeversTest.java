@@ -35,7 +35,7 @@ class IoUringLeversTest {
             IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN;
 
     private static void nopRoundTrip(IoUring ring, long userData) {
-        ring.prepNop(ring.sqe(), userData);
+        ring.next().nop().userData(userData);
         IoUringTest.Collected c = IoUringTest.await(ring, 1);
         assertEquals(userData, c.only()[0]);
         assertEquals(0, c.only()[1]);
@@ -136,7 +136,7 @@ class IoUringLeversTest {
             assertEquals(before, ring.enters(), "idle reaps stay in user space");
 
             MemorySegment buf = arena.allocate(8, 8);
-            ring.prepRead(ring.sqe(), efd.get(), buf.address(), 8, 0, 0, 7);
+            ring.next().read(efd.get(), buf.address(), 8, 0).userData(7);
             assertEquals(1, ring.submitAndWait(0), "the read goes in (and waits: nothing to read)");
             IoUringTest.Collected c = new IoUringTest.Collected();
             ring.forEachCompletion(c);
@@ -170,11 +170,11 @@ class IoUringLeversTest {
             while (c.cqes.size() < n && System.nanoTime() < deadline) {
                 // More NOPs than the CQ holds between reaps: some go to the overflow list.
                 for (int i = 0; i < 12 && queued < n; i++) {
-                    long sqe = ring.nextSqe();
-                    if (sqe < 0) {
+                    IoUring.Sqe sqe = ring.tryNext();
+                    if (sqe == null) {
                         break;
                     }
-                    ring.prepNop(sqe, queued++);
+                    sqe.nop().userData(queued++);
                 }
                 int r = ring.submitAndWait(0);
                 assertTrue(r >= 0 || r == -Errno.EBUSY || r == -Errno.EAGAIN, "enter: " + Errno.name(r));

@@ -65,7 +65,7 @@ class IoUringSocketTest {
         Fd fd = socket(AF_INET);
         MemorySegment addr = arena.allocate(SockaddrIn.LAYOUT);
         SockaddrIn.write(addr, INADDR_LOOPBACK, ((InetSocketAddress) server.getLocalAddress()).getPort());
-        ring.prepConnect(ring.sqe(), fd.get(), addr.address(), (int) SockaddrIn.SIZE, 1);
+        ring.next().connect(fd.get(), addr.address(), (int) SockaddrIn.SIZE).userData(1);
         assertEquals(0, IoUringTest.await(ring, 1).only()[1], "connect");
         return new Tcp(fd, server.accept());
     }
@@ -114,7 +114,7 @@ class IoUringSocketTest {
             int done = 0;
             int sends = 0;
             while (done < size) {
-                ring.prepSend(ring.sqe(), tcp.fd().get(), out.address() + done, size - done, 0, 2);
+                ring.next().send(tcp.fd().get(), out.address() + done, size - done).userData(2);
                 int res = (int) IoUringTest.await(ring, 1).only()[1];
                 assertTrue(res > 0, "send: " + Errno.name(res));
                 done += res;
@@ -132,10 +132,10 @@ class IoUringSocketTest {
                 Tcp tcp = connect(ring, arena, server)) {
             MemorySegment in = arena.allocate(100);
             tcp.peer().write(ByteBuffer.wrap(random(30, 2)));
-            ring.prepRecv(ring.sqe(), tcp.fd().get(), in.address(), 100, 0, 3);
+            ring.next().recv(tcp.fd().get(), in.address(), 100).userData(3);
             assertEquals(30, IoUringTest.await(ring, 1).only()[1], "short: what had arrived");
 
-            ring.prepRecv(ring.sqe(), tcp.fd().get(), in.address(), 100, MSG_WAITALL, 4);
+            ring.next().recv(tcp.fd().get(), in.address(), 100).msgFlags(MSG_WAITALL).userData(4);
             ring.submit();
             for (int i = 0; i < 4; i++) {
                 tcp.peer().write(ByteBuffer.wrap(random(25, 3 + i)));
@@ -152,13 +152,13 @@ class IoUringSocketTest {
         try (Arena arena = Arena.ofShared(); IoUring ring = IoUring.open(8); ServerSocketChannel server = listen();
                 Tcp tcp = connect(ring, arena, server)) {
             MemorySegment buf = arena.allocate(4096);
-            ring.prepRecv(ring.sqe(), tcp.fd().get(), buf.address(), 4096, 0, 5);
+            ring.next().recv(tcp.fd().get(), buf.address(), 4096).userData(5);
             ring.submit();
             tcp.peer().close();
             assertEquals(0, IoUringTest.await(ring, 1).only()[1], "end of stream");
             int res = 1;
             for (int i = 0; i < 10 && res > 0; i++) {
-                ring.prepSend(ring.sqe(), tcp.fd().get(), buf.address(), 4096, 0, 6);
+                ring.next().send(tcp.fd().get(), buf.address(), 4096).userData(6);
                 res = (int) IoUringTest.await(ring, 1).only()[1];
             }
             assertTrue(res == -Errno.EPIPE || res == -Errno.ECONNRESET, "send to a closed peer: " + Errno.name(res));
@@ -174,7 +174,7 @@ class IoUringSocketTest {
         try (Arena arena = Arena.ofShared(); IoUring ring = IoUring.open(8); Fd fd = socket(AF_INET)) {
             MemorySegment addr = arena.allocate(SockaddrIn.LAYOUT);
             SockaddrIn.write(addr, INADDR_LOOPBACK, port);
-            ring.prepConnect(ring.sqe(), fd.get(), addr.address(), (int) SockaddrIn.SIZE, 7);
+            ring.next().connect(fd.get(), addr.address(), (int) SockaddrIn.SIZE).userData(7);
             assertEquals(-Errno.ECONNREFUSED, IoUringTest.await(ring, 1).only()[1]);
         }
     }
@@ -208,30 +208,30 @@ class IoUringSocketTest {
                 }
             });
 
-            long sqe = ring.sqe();
-            ring.prepSend(sqe, tcp.fd().get(), out.address(), size, MSG_WAITALL, 10);
+            IoUring.Sqe sqe = ring.next();
+            sqe.send(tcp.fd().get(), out.address(), size).msgFlags(MSG_WAITALL).userData(10);
             if (sendRecvFixed) {
-                ring.recvSendFixedBuffer(sqe, 0);
+                sqe.fixedBuffer(0);
             }
-            sqe = ring.sqe();
-            ring.prepRecv(sqe, tcp.fd().get(), in.address(), size, MSG_WAITALL, 11);
+            sqe = ring.next();
+            sqe.recv(tcp.fd().get(), in.address(), size).msgFlags(MSG_WAITALL).userData(11);
             if (sendRecvFixed) {
-                ring.recvSendFixedBuffer(sqe, 0);
+                sqe.fixedBuffer(0);
             }
             List<long[]> cqes = IoUringTest.await(ring, 2).cqes;
             assertEquals(List.of(size, size), cqes.stream().map(c -> (int) c[1]).toList());
             assertArrayEquals(data, in.toArray(JAVA_BYTE));
 
             in.fill((byte) 0);
-            sqe = ring.sqe();
-            ring.prepSendZc(sqe, tcp.fd().get(), out.address(), size, MSG_WAITALL, 0, 12);
-            ring.recvSendFixedBuffer(sqe, 0);
+            sqe = ring.next();
+            sqe.sendZc(tcp.fd().get(), out.address(), size).msgFlags(MSG_WAITALL).userData(12);
+            sqe.fixedBuffer(0);
             List<long[]> zc = IoUringTest.await(ring, 2).cqes;
             assertEquals(size, zc.get(0)[1]);
             assertTrue((zc.get(0)[2] & IORING_CQE_F_MORE) != 0, "a notification follows");
             assertEquals(12, zc.get(1)[0]);
             assertTrue((zc.get(1)[2] & IORING_CQE_F_NOTIF) != 0, "the notification");
-            ring.prepRecv(ring.sqe(), tcp.fd().get(), in.address(), size, MSG_WAITALL, 13);
+            ring.next().recv(tcp.fd().get(), in.address(), size).msgFlags(MSG_WAITALL).userData(13);
             assertEquals(size, IoUringTest.await(ring, 1).only()[1]);
             assertArrayEquals(data, in.toArray(JAVA_BYTE));
             echo.join();
@@ -248,16 +248,16 @@ class IoUringSocketTest {
                 Fd fd = socket(AF_UNIX)) {
             MemorySegment addr = arena.allocate(SockaddrUn.LAYOUT);
             int len = SockaddrUn.write(addr, path.toString());
-            ring.prepConnect(ring.sqe(), fd.get(), addr.address(), len, 20);
+            ring.next().connect(fd.get(), addr.address(), len).userData(20);
             assertEquals(0, IoUringTest.await(ring, 1).only()[1], "connect");
             try (SocketChannel peer = server.accept()) {
                 MemorySegment buf = arena.allocate(64);
                 buf.fill((byte) 7);
-                ring.prepSend(ring.sqe(), fd.get(), buf.address(), 64, 0, 21);
+                ring.next().send(fd.get(), buf.address(), 64).userData(21);
                 assertEquals(64, IoUringTest.await(ring, 1).only()[1]);
                 assertArrayEquals(buf.toArray(JAVA_BYTE), readFully(peer, 64));
 
-                ring.prepSendZc(ring.sqe(), fd.get(), buf.address(), 64, 0, 0, 22);
+                ring.next().sendZc(fd.get(), buf.address(), 64).userData(22);
                 List<long[]> zc = IoUringTest.await(ring, 1).cqes;
                 assertEquals(-Errno.EOPNOTSUPP, zc.get(0)[1]);
                 // Even the failed one says MORE, and its notification follows (io_sendrecv_fail): wait for it.
@@ -267,7 +267,7 @@ class IoUringSocketTest {
                 }
                 assertTrue((zc.getLast()[2] & IORING_CQE_F_NOTIF) != 0);
 
-                ring.prepPollAdd(ring.sqe(), fd.get(), POLLIN, 23);
+                ring.next().pollAdd(fd.get(), POLLIN).userData(23);
                 ring.submit();
                 Thread.sleep(50);
                 assertEquals(0, ring.ready(), "nothing to read yet");

@@ -19,6 +19,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -82,7 +83,7 @@ class IoUringTest {
     void nopRoundTripsUserData() {
         try (IoUring ring = IoUring.open(8)) {
             long ud = UserData.encode(4095, 7, 200, 0xdeadbeef);
-            ring.prepNop(ring.sqe(), ud);
+            ring.next().nop().userData(ud);
             long[] cqe = await(ring, 1).only();
             assertEquals(ud, cqe[0]);
             assertEquals(0, cqe[1]);
@@ -93,14 +94,32 @@ class IoUringTest {
     @Test
     void aNopCompletesWithTheResultItCarriesAndFailsItsLink() {
         try (IoUring ring = IoUring.open(8)) {
-            ring.prepNopResult(ring.sqe(), 4096, 1);
-            long head = ring.sqe();
-            ring.prepNopResult(head, -Errno.EIO, 2);
-            ring.sqeFlags(head, IoUringUapi.IOSQE_IO_LINK);
-            ring.prepNop(ring.sqe(), 3);
+            ring.next().nopResult(4096).userData(1);
+            ring.next().nopResult(-Errno.EIO).flags(IoUringUapi.IOSQE_IO_LINK).userData(2);
+            ring.next().nop().userData(3);
             List<long[]> cqes = await(ring, 3).cqes;
             assertEquals(List.of("1:4096", "2:" + -Errno.EIO, "3:" + -Errno.ECANCELED),
                     cqes.stream().map(c -> c[0] + ":" + c[1]).toList());
+        }
+    }
+
+    /**
+     * One cursor a ring, however many SQEs: and a slot claimed again starts from zero, so nothing of what it held
+     * before (an injected result, a link flag) reaches the next operation written there.
+     */
+    @Test
+    void theCursorIsOneObjectAndAClaimedSlotStartsZeroed() {
+        try (IoUring ring = IoUring.open(2)) {
+            assertEquals(2, ring.sqEntries());
+            IoUring.Sqe first = ring.next().nopResult(-Errno.EIO).flags(IoUringUapi.IOSQE_IO_LINK).userData(1);
+            IoUring.Sqe second = ring.next().nopResult(-Errno.EINVAL).userData(2);
+            assertSame(first, second);
+            assertEquals(List.of("1:" + -Errno.EIO, "2:" + -Errno.ECANCELED),
+                    await(ring, 2).cqes.stream().map(c -> c[0] + ":" + c[1]).toList());
+            // The same two slots again.
+            assertSame(first, ring.next().nop().userData(3));
+            ring.next().nop().userData(4);
+            assertEquals(List.of("3:0", "4:0"), await(ring, 2).cqes.stream().map(c -> c[0] + ":" + c[1]).toList());
         }
     }
 
@@ -112,8 +131,8 @@ class IoUringTest {
             assertEquals(80, ring.cmdAreaBytes());
             assertTrue((ring.setupFlags() & IORING_SETUP_SQE128) != 0);
             assertEquals(preferred, ring.setupFlags() & preferred, "the host kernel (6.x) has all of them");
-            ring.prepNop(ring.sqe(), 1);
-            ring.prepNop(ring.sqe(), 2);
+            ring.next().nop().userData(1);
+            ring.next().nop().userData(2);
             assertEquals(2, await(ring, 2).cqes.size());
         }
     }
@@ -154,9 +173,9 @@ class IoUringTest {
             byte[] data = random(size, size ^ offset);
             MemorySegment.copy(data, 0, out, JAVA_BYTE, 0, size);
 
-            ring.prepWrite(ring.sqe(), fd.get(), out.address(), size, offset, 0, 11);
+            ring.next().write(fd.get(), out.address(), size, offset).userData(11);
             assertEquals(size, await(ring, 1).only()[1], "write result");
-            ring.prepRead(ring.sqe(), fd.get(), in.address(), size, offset, 0, 12);
+            ring.next().read(fd.get(), in.address(), size, offset).userData(12);
             assertEquals(size, await(ring, 1).only()[1], "read result");
 
             assertArrayEquals(sha256(data), sha256(in.toArray(JAVA_BYTE)));
@@ -181,13 +200,13 @@ class IoUringTest {
             byte[] data = random(size, 99);
             MemorySegment.copy(data, 0, out, JAVA_BYTE, 0, size);
 
-            long sqe = ring.sqe();
-            ring.prepWriteFixed(sqe, 0, out.address(), size, 8192, 0, RWF_DSYNC, 1);
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            IoUring.Sqe sqe = ring.next();
+            sqe.writeFixed(0, out.address(), size, 8192, 0).rwFlags(RWF_DSYNC).userData(1);
+            sqe.flags(IOSQE_FIXED_FILE);
             assertEquals(size, await(ring, 1).only()[1]);
-            sqe = ring.sqe();
-            ring.prepReadFixed(sqe, 0, in.address(), size, 8192, 0, 0, 2);
-            ring.sqeFlags(sqe, IOSQE_FIXED_FILE);
+            sqe = ring.next();
+            sqe.readFixed(0, in.address(), size, 8192, 0).userData(2);
+            sqe.flags(IOSQE_FIXED_FILE);
             assertEquals(size, await(ring, 1).only()[1]);
             assertArrayEquals(data, in.toArray(JAVA_BYTE));
             ring.unregisterFiles();
@@ -203,8 +222,8 @@ class IoUringTest {
             ring.registerSparseBuffers(4);
             // The slots exist but hold nothing until someone (ublk's auto registration) fills them: a fixed read
             // into one is refused by the kernel, not a crash or a silent success.
-            long sqe = ring.sqe();
-            ring.prepReadFixed(sqe, fd.get(), 0, 4096, 0, 2, 0, 1);
+            IoUring.Sqe sqe = ring.next();
+            sqe.readFixed(fd.get(), 0, 4096, 0, 2).userData(1);
             assertEquals(-Errno.EFAULT, await(ring, 1).only()[1]);
             // A second table on the same ring is refused: the first one is in place.
             NativeException e = assertThrows(NativeException.class, () -> ring.registerSparseBuffers(4));
@@ -220,9 +239,9 @@ class IoUringTest {
                 IoUring ring = IoUring.open(8)) {
             MemorySegment buf = arena.allocate(4096, 4096);
             buf.fill((byte) 7);
-            ring.prepWrite(ring.sqe(), fd.get(), buf.address(), 4096, 0, 0, 1);
-            ring.prepFsync(ring.sqe(), fd.get(), IORING_FSYNC_DATASYNC, 2);
-            ring.prepFsync(ring.sqe(), fd.get(), 0, 3);
+            ring.next().write(fd.get(), buf.address(), 4096, 0).userData(1);
+            ring.next().fsync(fd.get(), IORING_FSYNC_DATASYNC).userData(2);
+            ring.next().fsync(fd.get(), 0).userData(3);
             Collected c = await(ring, 3);
             for (long[] cqe : c.cqes) {
                 long expect = cqe[0] == 1 ? 4096 : 0;
@@ -240,14 +259,14 @@ class IoUringTest {
                 IoUring ring = IoUring.open(8)) {
             MemorySegment buf = arena.allocate(4L * mib, 4096);
             buf.fill((byte) 0x5a);
-            ring.prepWrite(ring.sqe(), fd.get(), buf.address(), 4 * mib, 0, 0, 1);
-            ring.prepFsync(ring.sqe(), fd.get(), 0, 2);
+            ring.next().write(fd.get(), buf.address(), 4 * mib, 0).userData(1);
+            ring.next().fsync(fd.get(), 0).userData(2);
             await(ring, 2);
             long before = FileStat.of(fd).blocks();
 
-            ring.prepFallocate(ring.sqe(), fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 2L * mib, 3);
+            ring.next().fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 2L * mib).userData(3);
             assertEquals(0, await(ring, 1).only()[1], "punch hole");
-            ring.prepFallocate(ring.sqe(), fd.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2L * mib, mib, 4);
+            ring.next().fallocate(fd.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2L * mib, mib).userData(4);
             assertEquals(0, await(ring, 1).only()[1], "zero range");
 
             long after = FileStat.of(fd).blocks();
@@ -272,13 +291,13 @@ class IoUringTest {
             Fd closed = Fd.open(dir.resolve("gone"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
             int stale = closed.get();
             closed.close();
-            ring.prepRead(ring.sqe(), stale, buf.address(), 4096, 0, 0, 1);
+            ring.next().read(stale, buf.address(), 4096, 0).userData(1);
             assertEquals(-Errno.EBADF, await(ring, 1).only()[1], "read from a closed descriptor");
 
             try (Fd direct = Fd.open(dir.resolve("direct"), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600)) {
-                ring.prepWrite(ring.sqe(), direct.get(), buf.address(), 4096, 0, 0, 2);
+                ring.next().write(direct.get(), buf.address(), 4096, 0).userData(2);
                 assertEquals(4096, await(ring, 1).only()[1]);
-                ring.prepRead(ring.sqe(), direct.get(), buf.address() + 1, 4096, 0, 0, 3);
+                ring.next().read(direct.get(), buf.address() + 1, 4096, 0).userData(3);
                 int res = (int) await(ring, 1).only()[1];
                 assertEquals(-Errno.EINVAL, res, "misaligned O_DIRECT read: " + Errno.name(res));
                 NativeException e = new NativeException(res, "READ at sector 0");
@@ -301,7 +320,7 @@ class IoUringTest {
             int res = 0;
             long off = 0;
             for (int i = 0; i < 16 && res >= 0; i++) {
-                ring.prepWrite(ring.sqe(), fd.get(), buf.address(), chunk, off, 0, i);
+                ring.next().write(fd.get(), buf.address(), chunk, off).userData(i);
                 res = (int) await(ring, 1).only()[1];
                 if (res > 0) {
                     off += res;
@@ -318,7 +337,7 @@ class IoUringTest {
         try (IoUring ring = IoUring.open(8, 64, 0, 0, true)) {
             int n = 50;
             for (int i = 0; i < n; i++) {
-                ring.prepNop(ring.sqe(), 1000 + i);
+                ring.next().nop().userData(1000 + i);
             }
             Collected c = await(ring, n);
             Set<Long> seen = new HashSet<>();
@@ -336,7 +355,7 @@ class IoUringTest {
             int n = 40;
             for (int batch = 0; batch < n / 8; batch++) {
                 for (int i = 0; i < 8; i++) {
-                    ring.prepNop(ring.sqe(), batch * 8 + i);
+                    ring.next().nop().userData(batch * 8 + i);
                 }
                 int r = ring.submit();
                 assertTrue(r == 8 || r == -Errno.EBUSY || r == -Errno.EAGAIN, "submit: " + r);
@@ -375,16 +394,16 @@ class IoUringTest {
                 IoUring ring = IoUring.open(8, 0, setupFlags, 0, true)) {
             MemorySegment buf = arena.allocate(8, 8);
             buf.fill((byte) 0x5a);
-            long read = ring.sqe();
-            ring.prepRead(read, efd.get(), buf.address(), 8, 0, 0, 1);
+            IoUring.Sqe read = ring.next();
+            read.read(efd.get(), buf.address(), 8, 0).userData(1);
             if (async) {
                 // An io-wq worker takes it and blocks in eventfd_read: cancelling means interrupting it.
-                ring.sqeFlags(read, IoUringUapi.IOSQE_ASYNC);
+                read.flags(IoUringUapi.IOSQE_ASYNC);
             }
             assertEquals(1, ring.submit());
             assertEquals(-Errno.ETIME, ring.submitAndWait(1, TimeUnit.MILLISECONDS.toNanos(50)), "the read waits");
 
-            ring.prepCancel(ring.sqe(), 0, IoUringUapi.IORING_ASYNC_CANCEL_ANY, 2);
+            ring.next().cancel(0, IoUringUapi.IORING_ASYNC_CANCEL_ANY).userData(2);
             Collected c = await(ring, 2);
             long[] readCqe = c.cqes.stream().filter(cqe -> cqe[0] == 1).findFirst().orElseThrow();
             long[] cancelCqe = c.cqes.stream().filter(cqe -> cqe[0] == 2).findFirst().orElseThrow();
@@ -412,7 +431,7 @@ class IoUringTest {
             long t0 = System.nanoTime();
             assertEquals(-Errno.ETIME, ring.submitAndWait(1, TimeUnit.MILLISECONDS.toNanos(30)));
             assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(25), "it waited");
-            ring.prepNop(ring.sqe(), 9);
+            ring.next().nop().userData(9);
             assertEquals(1, ring.submitAndWait(1, TimeUnit.SECONDS.toNanos(10)));
             Collected c = new Collected();
             ring.forEachCompletion(c);
@@ -431,8 +450,7 @@ class IoUringTest {
     void uringCmdOnARegularFileIsRejectedWithAnErrno() throws IOException {
         try (Fd fd = Fd.open(dir.resolve("plain"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
                 IoUring ring = IoUring.open(4, 0, IORING_SETUP_SQE128, 0, true)) {
-            long sqe = ring.sqe();
-            ring.prepUringCmd(sqe, fd.get(), 0x1234, 77);
+            ring.next().uringCmd(fd.get(), 0x1234).userData(77);
             long[] cqe = await(ring, 1).only();
             assertEquals(77, cqe[0]);
             assertNotEquals(0, cqe[1]);
