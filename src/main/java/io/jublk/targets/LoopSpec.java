@@ -30,8 +30,8 @@ import picocli.CommandLine.Option;
  * @param created     whether `ublk add` created the file
  */
 public record LoopSpec(String file, Long size, String mode, boolean readOnly, boolean allowShared, Boolean zeroCopy,
-        String servedMode, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean servedZeroCopy, BackingFile.Identity identity, boolean created)
-        implements TargetSpec {
+        String servedMode, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean servedZeroCopy,
+        BackingFile.Identity identity, boolean created) implements TargetSpec {
 
     /** A spec without a mode (a declaration may leave it out) serves the file with O_DIRECT, as `ublk add` does. */
     public LoopSpec {
@@ -70,8 +70,8 @@ public record LoopSpec(String file, Long size, String mode, boolean readOnly, bo
 
         @Option(names = "--zero-copy", negatable = true, description = "The backing file's reads and writes use the "
                 + "request's own pages (UBLK_F_AUTO_BUF_REG, Linux 6.16+): no copy through the server's memory. Default: "
-                + "on where the kernel offers it to the device (a root's device), else off with a notice; "
-                + "--zero-copy insists (refused without it), --no-zero-copy copies.")
+                + "on where the kernel offers it to the device (a root's device), else off (with a notice on a kernel "
+                + "without it); --zero-copy insists (refused without it), --no-zero-copy copies.")
         Boolean zeroCopy;
 
         @Option(names = "--allow-shared", description = "Serve a file that another jublk device serves too (each "
