@@ -383,9 +383,9 @@ public final class UblkServer implements AutoCloseable {
         boolean readOnly = params.has(Ublk.UBLK_ATTR_READ_ONLY);
         decoder = new RequestDecoder(params.devSectors(), info.maxIoBufBytes(),
                 params.logicalBlockSize(), readOnly);
+        String affinity = System.getProperty(QUEUE_AFFINITY, "one");
         for (int q = 0; q < info.nrHwQueues(); q++) {
-            List<Integer> cpus = queueCpus(ctrl.getQueueAffinity(devId, q), devId,
-                    System.getProperty(QUEUE_AFFINITY, "one"));
+            List<Integer> cpus = queueCpus(ctrl.getQueueAffinity(devId, q), devId, affinity);
             QueueStats s = new QueueStats(q);
             UblkQueue queue = new UblkQueue(new UblkQueue.Config(devId, q, info.queueDepth(), info.ioDescSize(),
                     info.maxIoBufBytes(), ublkc.get(), cpus, decoder, options.ioFlusher(),

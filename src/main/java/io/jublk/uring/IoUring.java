@@ -258,12 +258,11 @@ public final class IoUring implements AutoCloseable {
 
     /** Like {@link #tryNext()} but throws when no SQE can be had. */
     public Sqe next() {
-        long off = claim();
-        if (off < 0) {
+        Sqe sqe = tryNext();
+        if (sqe == null) {
             throw new IllegalStateException("io_uring submission queue full and the kernel takes no more");
         }
-        cursor.at = off;
-        return cursor;
+        return sqe;
     }
 
     /**
