@@ -557,9 +557,8 @@ rotate() {
 
 # ---- warm-up: the servers' JIT (and kublk's caches), on the raw region -------------------------------------
 say "warm-up: ${WARMUP}s (kublk $((WARMUP / 3))s) of mixed random + sequential I/O per user-space server"
-for c in jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-null kublk-null jublk-dio-batch kublk-loop-batch \
-  jublk-dio-q2 kublk-loop-q2 jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-nbd-c1 \
-  jublk-nbd-c2 jublk-nbd-zc-c1 jublk-nbd-batch-c1 jublk-nbd-zcb-c1 jublk-null-nolev jublk-bzc jublk-null-float jublk-zc-q2; do
+for c in "${ALL_CONTENDERS[@]}"; do
+  [[ $c == jublk-* || $c == kublk-* ]] || continue # the user-space servers
   [[ -n ${NA[$c]:-} ]] && continue
   case $c in
     *-null* | jublk-nbd-*) off=() ;; # the whole device
