@@ -1,8 +1,9 @@
 #!/bin/bash
-# ublk add null: a 1 GiB device appears, fio reads and writes it (io_uring, iodepth 32), ublk list shows it; with
-# a second device (256 MiB, two queues) alongside, ublk list shows both, and ublk del --all removes both block and
-# char devices, their daemons and state files. (What the server does with two devices at once, and with two queues,
-# is tested in one JVM by the tier: vmtier.sh, NullDevicesTest.)
+# ublk add null: a 1 GiB device appears with the default queues (one per CPU, at most two), fio reads and writes
+# it (io_uring, iodepth 32), ublk list shows it; with a second device (256 MiB, one queue asked for) alongside,
+# ublk list shows both, and ublk del --all removes both block and char devices, their daemons and state files.
+# (What the server does with two devices at once, and with two queues, is tested in one JVM by the tier: vmtier.sh,
+# NullDevicesTest.)
 # vm-test:
 # vm-test-seconds: 150
 . "$(dirname "$0")/lib/scenario.sh"
@@ -10,6 +11,8 @@
 dev=$(add_device null --size 1G) || finish
 id=$(dev_id "$dev")
 info "device $dev"
+queues=$(($(nproc) < 2 ? $(nproc) : 2))
+expect_eq "the default queues for $(nproc) CPUs" "$queues" "$(ls /sys/block/"${dev#/dev/}"/mq | wc -l)"
 expect_eq "size is exactly 1 GiB" 1073741824 "$(blockdev --getsize64 "$dev")"
 expect_eq "logical block size" 512 "$(blockdev --getss "$dev")"
 check "fio 4k randread iodepth 32" fio --name=rr --filename="$dev" --ioengine=io_uring --direct=1 --rw=randread \
@@ -20,10 +23,10 @@ check "reads return zeros (after writes)" \
   cmp -n $((8 << 20)) "$dev" /dev/zero
 list=$(ublk list)
 echo "$list" | sed 's/^/     | /'
-check "ublk list shows the device as live null, its server running" grep -Eq "^$id +live +running +null +1 +128 +1G +$dev +/dev/ublkc$id" <<<"$list"
+check "ublk list shows the device as live null, its server running" grep -Eq "^$id +live +running +null +$queues +128 +1G +$dev +/dev/ublkc$id" <<<"$list"
 json=$(ublk list -n "$id" --json)
 info "$json"
-for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":1' '"depth":128' '"size":1073741824' \
+for field in '"id":'"$id" '"state":"live"' '"target":"null"' '"queues":'"$queues" '"depth":128' '"size":1073741824' \
   "\"block\":\"$dev\"" "\"char\":\"/dev/ublkc$id\"" '"pid":'; do
   check "list --json has $field" grep -qF "$field" <<<"$json"
 done
@@ -42,8 +45,8 @@ pid=$(daemon_pid "$id")
 check "the daemon ($pid) is alive" kill -0 "$pid"
 # The second daemon's JVM prints to stdout before it answers (-XX:+PrintCommandLineFlags; a flight recording's
 # notice does the same): that line is shown as a warning, not taken for the daemon's answer.
-if ! dev2=$(JUBLK_DAEMON_JAVA_OPTS=-XX:+PrintCommandLineFlags ublk add null --size 256M -q 2 2>/tmp/add2.err); then
-  fail "ublk add null -q 2 with a daemon JVM option that prints: $(cat /tmp/add2.err)"
+if ! dev2=$(JUBLK_DAEMON_JAVA_OPTS=-XX:+PrintCommandLineFlags ublk add null --size 256M -q 1 2>/tmp/add2.err); then
+  fail "ublk add null -q 1 with a daemon JVM option that prints: $(cat /tmp/add2.err)"
   finish
 fi
 check "... its JVM's own line shown as a warning: $(head -c 100 /tmp/add2.err)" \
@@ -51,6 +54,7 @@ check "... its JVM's own line shown as a warning: $(head -c 100 /tmp/add2.err)" 
 id2=$(dev_id "$dev2")
 pid2=$(state_pid "$id2")
 check "a second device ($dev2) of its own" test "$dev2" != "$dev"
+expect_eq "... with the one queue asked for" 1 "$(ls /sys/block/"${dev2#/dev/}"/mq | wc -l)"
 expect_eq "ublk list shows two" 2 "$(ublk list --json | grep -o '"id":' | wc -l)"
 check "ublk del --all" ublk del --all
 for d in "$id:$dev:$pid" "$id2:$dev2:$pid2"; do

@@ -11,9 +11,10 @@ final class CommonOptions {
             description = "Device id (/dev/ublkbID); default: the lowest free one.")
     Integer id;
 
-    @Option(names = {"-q", "--queues"}, paramLabel = "N", defaultValue = "" + DeviceSpec.DEFAULT_QUEUES,
-            description = "Hardware queues, each served by its own thread (default: ${DEFAULT-VALUE}).")
-    int queues;
+    @Option(names = {"-q", "--queues"}, paramLabel = "N",
+            description = "Hardware queues, each served by its own thread pinned to a CPU (default: one per CPU, at "
+                    + "most 2; nbd: one unless the server allows several connections).")
+    Integer queues;
 
     @Option(names = {"-d", "--depth"}, paramLabel = "N", defaultValue = "" + DeviceSpec.DEFAULT_DEPTH,
             description = "Requests in flight per queue, 1-4096 (default: ${DEFAULT-VALUE}).")

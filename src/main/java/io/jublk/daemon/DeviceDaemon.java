@@ -176,7 +176,8 @@ public final class DeviceDaemon {
         o.warnings().forEach(this::warn);
         lifecycle.checkNotStopped();
 
-        UblkServer.Options options = UblkServer.Options.builder().devId(id).queues(spec.queues()).depth(spec.depth())
+        UblkServer.Options options = UblkServer.Options.builder().devId(id)
+                .queues(spec.queues() != null ? spec.queues() : 0).depth(spec.depth())
                 .flags(flags).ublksrvFlags(token).readyTimeout(readyTimeout)
                 .observer(this::step).build();
         Target t = target;

@@ -114,7 +114,6 @@ public record Declaration(String name, Integer id, String serial, DeviceSpec spe
                     + "{\"target\": {\"type\": \"loop\", \"file\": \"/srv/disk.img\"}}");
         }
         ObjectNode withDefaults = ((ObjectNode) specNode).deepCopy();
-        withDefaults.putIfAbsent("queues", withDefaults.numberNode(DeviceSpec.DEFAULT_QUEUES));
         withDefaults.putIfAbsent("depth", withDefaults.numberNode(DeviceSpec.DEFAULT_DEPTH));
         withDefaults.putIfAbsent("recovery", withDefaults.stringNode(DeviceSpec.Recovery.NONE.label()));
         withDefaults.putIfAbsent("metrics_address", withDefaults.stringNode(DeviceSpec.DEFAULT_METRICS_ADDRESS));

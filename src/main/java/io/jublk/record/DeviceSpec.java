@@ -11,7 +11,8 @@ import io.jublk.uapi.Ublk;
  * command line, is the format: a renamed option does not change how a running device is recovered.
  *
  * @param target           the target and its options
- * @param queues           hardware queues asked for (the kernel may give fewer)
+ * @param queues           hardware queues asked for (the kernel may give fewer), or null for the server's default
+ *                         (one per CPU, at most two; an nbd device as many as its server allows)
  * @param depth            tags per queue
  * @param logicalBlockSize asked for, or null for the target's choice
  * @param recovery         what happens to I/O while no server runs
@@ -20,25 +21,26 @@ import io.jublk.uapi.Ublk;
  * @param noPartitionScan  the kernel does not look for partitions when the device starts (UBLK_F_NO_AUTO_PART_SCAN)
  * @param batch            requests come and answers go many per command (UBLK_F_BATCH_IO) instead of one per tag
  */
-public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
+public record DeviceSpec(TargetSpec target,
+        // Written only when asked for: a record then says the device took the default.
+        @JsonInclude(JsonInclude.Include.NON_NULL) Integer queues, int depth, Integer logicalBlockSize, Recovery recovery,
         Integer metricsPort, String metricsAddress,
         // Written only when set: records from before the option read and write back unchanged.
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan,
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean batch) {
 
     /** What `ublk add` and a declaration take when they are not told. */
-    public static final int DEFAULT_QUEUES = 1;
     public static final int DEFAULT_DEPTH = 128;
     public static final String DEFAULT_METRICS_ADDRESS = "127.0.0.1";
 
     /** A spec with the kernel's partition scan (the default). */
-    public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
+    public DeviceSpec(TargetSpec target, Integer queues, int depth, Integer logicalBlockSize, Recovery recovery,
             Integer metricsPort, String metricsAddress) {
         this(target, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, false);
     }
 
     /** A spec with the per-tag protocol (the default). */
-    public DeviceSpec(TargetSpec target, int queues, int depth, Integer logicalBlockSize, Recovery recovery,
+    public DeviceSpec(TargetSpec target, Integer queues, int depth, Integer logicalBlockSize, Recovery recovery,
             Integer metricsPort, String metricsAddress, boolean noPartitionScan) {
         this(target, queues, depth, logicalBlockSize, recovery, metricsPort, metricsAddress, noPartitionScan, false);
     }
@@ -84,7 +86,7 @@ public record DeviceSpec(TargetSpec target, int queues, int depth, Integer logic
 
     /** Checks what can be checked without opening anything; throws ConfigException. */
     public void check() {
-        if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
+        if (queues != null && (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES)) {
             throw new ConfigException("--queues must be between 1 and " + Ublk.UBLK_MAX_NR_QUEUES + ", not " + queues);
         }
         if (depth < 1 || depth > Ublk.UBLK_MAX_QUEUE_DEPTH) {

@@ -45,7 +45,8 @@ public final class UblkServer implements AutoCloseable {
      * What a device is created with. Build it with {@link #builder()}.
      *
      * @param devId        requested id, or -1 for the kernel's choice
-     * @param queues       hardware queues (the kernel clamps to the number of CPUs)
+     * @param queues       hardware queues (the kernel clamps to the number of CPUs), or 0 for the target's
+     *                     {@linkplain Target#defaultQueues default} given {@link #defaultQueues()}
      * @param depth        tags per queue
      * @param maxIoBytes   largest request, the size of each tag's buffer
      * @param flags        UBLK_F_* to request (e.g. USER_RECOVERY)
@@ -60,8 +61,9 @@ public final class UblkServer implements AutoCloseable {
         public static final int DEFAULT_MAX_IO_BYTES = 512 * 1024;
 
         public Options {
-            if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
-                throw new IllegalArgumentException("queues must be 1.." + Ublk.UBLK_MAX_NR_QUEUES + ", not " + queues);
+            if (queues < 0 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
+                throw new IllegalArgumentException("queues must be 1.." + Ublk.UBLK_MAX_NR_QUEUES + " (or 0 for the "
+                        + "default), not " + queues);
             }
             if (depth < 1 || depth > Ublk.UBLK_MAX_QUEUE_DEPTH) {
                 throw new IllegalArgumentException("depth must be 1.." + Ublk.UBLK_MAX_QUEUE_DEPTH + ", not " + depth);
@@ -73,12 +75,15 @@ public final class UblkServer implements AutoCloseable {
         }
     }
 
-    /** Builds {@link Options}: one queue of depth 128, the kernel's choice of id, 512 KiB requests by default. */
+    /**
+     * Builds {@link Options}: the default number of queues ({@link #defaultQueues()}, as the target allows) of depth
+     * 128, the kernel's choice of id, 512 KiB requests by default.
+     */
     public static final class Builder {
         private Builder() {}
 
         private int devId = -1;
-        private int queues = 1;
+        private int queues;
         private int depth = 128;
         private int maxIoBytes = Options.DEFAULT_MAX_IO_BYTES;
         private long flags;
@@ -254,7 +259,7 @@ public final class UblkServer implements AutoCloseable {
         if ((options.flags() & Ublk.UBLK_F_AUTO_BUF_REG) != 0 && !target.supportsZeroCopy()) {
             throw new IllegalArgumentException("the " + target.name() + " target cannot serve a zero-copy device");
         }
-        int queues = target.queues(options.queues());
+        int queues = options.queues() > 0 ? target.queues(options.queues()) : target.defaultQueues(defaultQueues());
         if (queues < 1 || queues > Ublk.UBLK_MAX_NR_QUEUES) {
             throw new IllegalStateException("the " + target.name() + " target asks for " + queues + " queues");
         }
@@ -352,6 +357,19 @@ public final class UblkServer implements AutoCloseable {
                         + " to be released by its last server", e);
             }
         }
+    }
+
+    /** The most queues {@link #defaultQueues()} gives: what was measured (vm-tests/bench/FINDINGS.md). */
+    public static final int MAX_DEFAULT_QUEUES = 2;
+
+    /**
+     * How many hardware queues a device gets when nobody says: one per CPU this process may run on, at most
+     * {@value #MAX_DEFAULT_QUEUES}. On the two-CPU machines the bench ran on, two queues served the seed's ext4 table
+     * 1.00-1.43x as fast as one (its 16 jobs spread over both CPUs' queues), and a single stream loses nothing: blk-mq
+     * maps a CPU to one queue. More than two was not measured; a queue costs a thread, a ring and its tags.
+     */
+    public static int defaultQueues() {
+        return Math.max(1, Math.min(MAX_DEFAULT_QUEUES, Runtime.getRuntime().availableProcessors()));
     }
 
     /**

@@ -64,6 +64,15 @@ public interface Target extends AutoCloseable {
     }
 
     /**
+     * How many hardware queues the device gets when nobody asked: {@code suggested} is the server's default for this
+     * machine. A target with less to give (a network server that allows one connection) gives what it has, quietly:
+     * nothing was asked that it refuses.
+     */
+    default int defaultQueues(int suggested) {
+        return suggested;
+    }
+
+    /**
      * The target's own event counters by snake_case name (e.g. {@code reconnects}, {@code protocol_errors}), read
      * by the metrics from any thread: each supplier returns a count that only grows.
      */

@@ -178,6 +178,15 @@ public final class NbdTarget implements Target {
         return Math.max(1, want);
     }
 
+    /** As many connections as the device's default queues if the server allows several, else one, without a word. */
+    @Override
+    public int defaultQueues(int suggested) {
+        if (config.connections() != null) {
+            return queues(config.connections());
+        }
+        return export.has(Nbd.NBD_FLAG_CAN_MULTI_CONN) ? suggested : 1;
+    }
+
     /** The largest READ or WRITE: the server's maximum payload, in whole blocks. */
     int maxPayload(int maxIoBytes) {
         long max = Integer.toUnsignedLong(export.maxPayload());

@@ -35,7 +35,7 @@ class DeclarationTest {
         assertEquals("db", d.name());
         assertNull(d.id());
         assertEquals(new DeviceSpec(LoopSpec.of(img, null,
-                io.jublk.targets.BackingFile.Mode.DIRECT, false, false, null), DeviceSpec.DEFAULT_QUEUES,
+                io.jublk.targets.BackingFile.Mode.DIRECT, false, false, null), null,
                 DeviceSpec.DEFAULT_DEPTH, null, DeviceSpec.Recovery.NONE, null, DeviceSpec.DEFAULT_METRICS_ADDRESS),
                 d.spec());
         assertEquals(Serial.parse(d.serial(), "serial"), d.serial(), "a serial in canonical form");

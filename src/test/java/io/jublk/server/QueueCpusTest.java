@@ -6,8 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Where a queue thread is pinned, from the set the kernel gives its queue (GET_QUEUE_AFFINITY). */
+/**
+ * Queue threads: how many a device gets when nobody says, and where each is pinned, from the set the kernel gives its
+ * queue (GET_QUEUE_AFFINITY).
+ */
 class QueueCpusTest {
+    @Test
+    void byDefaultOneQueuePerCpuAtMostTwo() {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        assertEquals(Math.min(cpus, 2), UblkServer.defaultQueues(), cpus + " CPUs");
+        assertEquals(0, UblkServer.Options.builder().build().queues(), "0: the target's default, chosen at add");
+        assertEquals(3, UblkServer.Options.builder().queues(3).build().queues());
+        assertThrows(IllegalArgumentException.class, () -> UblkServer.Options.builder().queues(-1).build());
+    }
+
     @Test
     void oneCpuOfTheSetSpreadByDevice() {
         List<Integer> set = List.of(0, 1, 2, 3);

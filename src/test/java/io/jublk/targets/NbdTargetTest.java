@@ -183,6 +183,26 @@ class NbdTargetTest {
         }
     }
 
+    /**
+     * Queues nobody asked for: as many as the server's default where the export allows several connections, one
+     * where it does not (quietly: nothing was asked that it refuses); asked for, more than one is refused with a
+     * warning and one given.
+     */
+    @Test
+    void theDefaultQueuesFollowTheServersMultiConn() throws Exception {
+        nbdkit("memory", "8M");
+        try (NbdTarget t = open(30)) {
+            assertEquals(2, t.defaultQueues(2), "the memory plugin allows several connections");
+            assertEquals(1, t.defaultQueues(1));
+        }
+        nbdkit("--filter=multi-conn", "memory", "8M", "multi-conn-mode=disable");
+        try (NbdTarget t = open(30)) {
+            assertFalse(t.export().has(Nbd.NBD_FLAG_CAN_MULTI_CONN), Nbd.describeFlags(t.export().flags()));
+            assertEquals(1, t.defaultQueues(2), "one connection, so one queue");
+            assertEquals(1, t.queues(2), "asked for two: one, with a warning");
+        }
+    }
+
     @Test
     void aReadOnlyExportMakesAReadOnlyDeviceWithoutDiscard() throws Exception {
         nbdkit("-r", "memory", "8M");
