@@ -142,7 +142,8 @@ if ((quick)); then
 fi
 # Tables 1 and 2: the loop contenders. Table 2 only (table 1 is slow): jublk against kublk with the same
 # options, batch I/O (UBLK_F_BATCH_IO) and two queues.
-LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-bzc jublk-zc-q2 file)
+LOOP_CONTENDERS=(kloop-buf kloop-dio jublk-buf jublk-dio kublk-loop jublk-zc kublk-zc jublk-bzc jublk-zc-q2 jublk-bzc-q2
+  kublk-zc-q2 file)
 RAW_ONLY_CONTENDERS=(jublk-dio-batch kublk-loop-batch jublk-dio-q2 kublk-loop-q2)
 RAW_CONTENDERS=("${LOOP_CONTENDERS[@]}" "${RAW_ONLY_CONTENDERS[@]}")
 NULL_CONTENDERS=(jublk-null kublk-null null_blk jublk-null-batch kublk-null-batch jublk-null-q2 kublk-null-q2 jublk-null-nolev
@@ -286,7 +287,8 @@ if use kloop-dio; then
   fi
 fi
 use file && DEV[file]=$IMG
-# jublk: one queue, depth 128 (its defaults); kublk with the same. Every jublk loop device serves the same
+# jublk: one queue, depth 128; kublk with the same. (jublk's default on the guest's two CPUs is two queues:
+# jublk-zc-q2 and jublk-bzc-q2 are what `ublk add loop --direct|--buffered` gives there.) Every jublk loop device serves the same
 # file: --allow-shared (jublk refuses a file another of its devices serves, since each device caches it
 # unaware of the other; here only one contender does I/O at a time, and caches are dropped before each cell).
 # jublk-buf and jublk-dio copy (--no-zero-copy), as kublk loop does; jublk-zc and jublk-bzc have zero copy,
@@ -298,8 +300,10 @@ add_kublk kublk-loop -t loop -q 1 -d 128 "$IMG"
 add_jublk jublk-zc loop --file "$IMG" --allow-shared --direct --zero-copy -q 1 -d 128
 add_kublk kublk-zc -t loop -q 1 -d 128 --auto_zc "$IMG"
 add_jublk jublk-bzc loop --file "$IMG" --allow-shared --buffered --zero-copy -q 1 -d 128
-# Two queues (kublk's default), to choose jublk's default number of queues from the seed's table.
+# Two queues (kublk's default, and jublk's on two CPUs): jublk's defaults, direct and buffered.
 add_jublk jublk-zc-q2 loop --file "$IMG" --allow-shared --direct --zero-copy -q 2 -d 128
+add_jublk jublk-bzc-q2 loop --file "$IMG" --allow-shared --buffered --zero-copy -q 2 -d 128
+add_kublk kublk-zc-q2 -t loop -q 2 -d 128 --auto_zc "$IMG"
 add_jublk jublk-null null --size 4G -q 1 -d 128
 # The same with the queue ring's levers (registered ring fd, TASKRUN_FLAG, one CQ-head store per batch) off: A/B.
 JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.ring.levers=off" add_jublk jublk-null-nolev null --size 4G -q 1 -d 128
@@ -307,10 +311,10 @@ JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.ring.levers=off" add_jub
 JUBLK_DAEMON_JAVA_OPTS="$JUBLK_DAEMON_JAVA_OPTS -Djublk.queue.affinity=all" add_jublk jublk-null-float null --size 4G -q 1 -d 128
 add_kublk kublk-null -t null -q 1 -d 128
 # The same options on both servers: batch I/O (UBLK_F_BATCH_IO: many requests and answers per command), and
-# two queues (a queue thread each; the cells run a fio job per vCPU).
-add_jublk jublk-dio-batch loop --file "$IMG" --allow-shared --direct --batch -q 1 -d 128
+# two queues (a queue thread each; the cells run a fio job per vCPU). Copying, as kublk loop without --auto_zc.
+add_jublk jublk-dio-batch loop --file "$IMG" --allow-shared --direct --no-zero-copy --batch -q 1 -d 128
 add_kublk kublk-loop-batch -t loop -q 1 -d 128 --batch "$IMG"
-add_jublk jublk-dio-q2 loop --file "$IMG" --allow-shared --direct -q 2 -d 128
+add_jublk jublk-dio-q2 loop --file "$IMG" --allow-shared --direct --no-zero-copy -q 2 -d 128
 add_kublk kublk-loop-q2 -t loop -q 2 -d 128 "$IMG"
 add_jublk jublk-null-batch null --size 4G --batch -q 1 -d 128
 add_kublk kublk-null-batch -t null -q 1 -d 128 --batch

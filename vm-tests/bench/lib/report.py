@@ -42,12 +42,14 @@ LABEL = {
     "kublk-null-batch": "kublk null --batch",
     "jublk-null-q2": "jublk null, 2 queues",
     "kublk-null-q2": "kublk null, 2 queues",
+    "kublk-zc-q2": "kublk loop --auto_zc, 2 queues",
     "jublk-nbd-zc-c1": "jublk nbd --zero-copy (1 connection)",
     "jublk-nbd-batch-c1": "jublk nbd --batch (1 connection)",
     "jublk-nbd-zcb-c1": "jublk nbd --zero-copy --batch (1 connection)",
     "jublk-null-nolev": "jublk null, ring levers off (-Djublk.ring.levers=off)",
     "jublk-bzc": "jublk --buffered --zero-copy",
-    "jublk-zc-q2": "jublk --direct --zero-copy, 2 queues",
+    "jublk-zc-q2": "jublk --direct --zero-copy, 2 queues (jublk's default on 2 CPUs)",
+    "jublk-bzc-q2": "jublk --buffered --zero-copy, 2 queues (jublk's default on 2 CPUs)",
     "jublk-null-float": "jublk null, queue thread not pinned (-Djublk.queue.affinity=all)",
 }
 SHORT = {
@@ -74,19 +76,21 @@ SHORT = {
     "kublk-null-batch": "kublk null batch",
     "jublk-null-q2": "jublk null 2q",
     "kublk-null-q2": "kublk null 2q",
+    "kublk-zc-q2": "kublk zc 2q",
     "jublk-nbd-zc-c1": "jublk nbd zc 1c",
     "jublk-nbd-batch-c1": "jublk nbd batch 1c",
     "jublk-nbd-zcb-c1": "jublk nbd zc+batch 1c",
     "jublk-null-nolev": "jublk null levers off",
     "jublk-bzc": "jublk buf zc",
     "jublk-zc-q2": "jublk zc 2q",
+    "jublk-bzc-q2": "jublk buf zc 2q",
     "jublk-null-float": "jublk null unpinned",
 }
 LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2",
-        "file"]
+        "jublk-bzc-q2", "kublk-zc-q2", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev", "jublk-null-float"]
-SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2", "jublk-null",
-           "kublk-null"]
+SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2", "jublk-bzc-q2",
+           "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
 # jublk's nbd client with other options, one connection, against knbd-c1
@@ -96,6 +100,9 @@ SAME = {("raw", "1q"): ("jublk-dio", "kublk-loop"), ("raw", "batch"): ("jublk-di
         ("raw", "2q"): ("jublk-dio-q2", "kublk-loop-q2"), ("null", "1q"): ("jublk-null", "kublk-null"),
         ("null", "batch"): ("jublk-null-batch", "kublk-null-batch"), ("null", "2q"): ("jublk-null-q2", "kublk-null-q2")}
 SAME_MODES = [("1q", "1 queue"), ("batch", "batch, 1 queue"), ("2q", "2 queues")]
+# zero copy on both (jublk --zero-copy, kublk --auto_zc): table 2c
+SAME.update({("raw", "zc"): ("jublk-zc", "kublk-zc"), ("raw", "zc2q"): ("jublk-zc-q2", "kublk-zc-q2")})
+ZC_MODES = [("zc", "zero copy, 1 queue"), ("zc2q", "zero copy, 2 queues")]
 # (workload, title, metric, unit, with two connections too): the nbd table's rows
 NBD_ROWS = [("randread-qd1", "randread 4k qd1: mean µs", "lat_us", "us", False),
             ("randread-qd1", "randread 4k qd1: p99 µs", "p99_us", "us", False),
@@ -350,11 +357,13 @@ def main():
                          None if s.spread() is None else round(s.spread(), 1),
                          "" if s.median is not None else why_na(table, wl, cont)])
 
-    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk", "r_bzc_buf", "r_q2"]
+    loop_cols = LOOP + ["r_buf", "r_dio", "r_kublk", "r_zc_dio", "r_zc_kublk", "r_bzc_buf", "r_q2", "r_def_dio",
+                             "r_def_buf", "r_def_kublk"]
     loop_head = ("| | " + " | ".join(SHORT[c] for c in LOOP)
                  + " | jublk buf ÷ kloop buf | jublk dio ÷ kloop dio | jublk dio ÷ kublk"
                  + " | jublk zc ÷ kloop dio | jublk zc ÷ kublk zc | jublk buf zc ÷ kloop buf"
-                 + " | jublk zc 2q ÷ 1q |")
+                 + " | jublk zc 2q ÷ 1q | **default dio ÷ kloop dio** (jublk zc 2q) | **default buf ÷ kloop buf**"
+                 + " (jublk buf zc 2q) | default dio ÷ kublk zc 2q |")
     loop_sep = "|" + "---|" * (len(loop_cols) + 1)
 
     def loop_row(title, table, wl, metric, unit):
@@ -364,7 +373,9 @@ def main():
         r = [ratio(table, wl, "jublk-buf", "kloop-buf", metric), ratio(table, wl, "jublk-dio", "kloop-dio", metric),
              ratio(table, wl, "jublk-dio", "kublk-loop", metric), ratio(table, wl, "jublk-zc", "kloop-dio", metric),
              ratio(table, wl, "jublk-zc", "kublk-zc", metric), ratio(table, wl, "jublk-bzc", "kloop-buf", metric),
-             ratio(table, wl, "jublk-zc-q2", "jublk-zc", metric)]
+             ratio(table, wl, "jublk-zc-q2", "jublk-zc", metric), ratio(table, wl, "jublk-zc-q2", "kloop-dio", metric),
+             ratio(table, wl, "jublk-bzc-q2", "kloop-buf", metric),
+             ratio(table, wl, "jublk-zc-q2", "kublk-zc-q2", metric)]
         w(f"| {title} | " + " | ".join(vals + r) + " |")
 
     def same_head(table, modes):
@@ -378,7 +389,7 @@ def main():
         vals = []
         for mode, _ in modes:
             j, k = SAME[(table, mode)]
-            if mode == "2q" and wl.endswith("-qd1"):
+            if mode.endswith("2q") and wl.endswith("-qd1"):
                 vals += ["–", "–", ""]
                 continue
             for c in (j, k):
@@ -436,6 +447,18 @@ def main():
         w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", SAME_MODES)) + " |")
     for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
         w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", SAME_MODES)) + " |")
+    w("")
+    w("### 2c. Raw device: jublk --direct --zero-copy vs kublk loop --auto_zc")
+    w("")
+    w("Both servers' backing I/O on the request's own pages (UBLK_F_AUTO_BUF_REG), one queue and two (as 2b).")
+    w("")
+    same_head("raw", ZC_MODES)
+    for wl, name in [("randread-qd1", "randread 4k qd1"), ("randwrite-qd1", "randwrite 4k qd1")]:
+        w(f"| {name}: mean µs | " + " | ".join(same_vals("raw", wl, "lat_us", "us", ZC_MODES)) + " |")
+    for wl, name in [("randread-qd32", "randread 4k qd32"), ("randwrite-qd32", "randwrite 4k qd32")]:
+        w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", ZC_MODES)) + " |")
+    for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
+        w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", ZC_MODES)) + " |")
     w("")
 
     # Table 3
@@ -553,7 +576,7 @@ def main():
         vals = []
         for mode, _ in more:
             for c in SAME[(table, mode)]:
-                vals.append("–" if mode == "2q" and wl.endswith("-qd1") else cpu_split(table, wl, c))
+                vals.append("–" if mode.endswith("2q") and wl.endswith("-qd1") else cpu_split(table, wl, c))
         w(f"| {table} {wl} | " + " | ".join(vals) + " |")
     w("")
     w("Whole guest CPU µs per I/O (all CPUs, fio and kernel included), jublk ÷ kublk:")
