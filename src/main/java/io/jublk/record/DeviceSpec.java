@@ -23,8 +23,8 @@ import io.jublk.uapi.Ublk;
  */
 public record DeviceSpec(TargetSpec target,
         // Written only when asked for: a record then says the device took the default.
-        @JsonInclude(JsonInclude.Include.NON_NULL) Integer queues, int depth, Integer logicalBlockSize, Recovery recovery,
-        Integer metricsPort, String metricsAddress,
+        @JsonInclude(JsonInclude.Include.NON_NULL) Integer queues, int depth, Integer logicalBlockSize,
+        Recovery recovery, Integer metricsPort, String metricsAddress,
         // Written only when set: records from before the option read and write back unchanged.
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean noPartitionScan,
         @JsonInclude(JsonInclude.Include.NON_DEFAULT) boolean batch) {
