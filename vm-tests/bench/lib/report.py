@@ -90,7 +90,7 @@ LOOP = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio", "kublk-loop", "jublk
         "jublk-bzc-q2", "kublk-zc-q2", "file"]
 NULL = ["jublk-null", "kublk-null", "null_blk", "jublk-null-nolev", "jublk-null-float"]
 SERVERS = ["jublk-buf", "jublk-dio", "kublk-loop", "jublk-zc", "kublk-zc", "jublk-bzc", "jublk-zc-q2", "jublk-bzc-q2",
-           "jublk-null", "kublk-null"]
+           "kublk-zc-q2", "jublk-null", "kublk-null"]
 MODES = ["kloop-buf", "kloop-dio", "jublk-buf", "jublk-dio"]
 NBD = ["knbd-c1", "jublk-nbd-c1", "knbd-c2", "jublk-nbd-c2"]
 # jublk's nbd client with other options, one connection, against knbd-c1
