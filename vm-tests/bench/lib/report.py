@@ -439,27 +439,25 @@ def main():
     w("")
     w(same_intro)
     w("")
-    same_head("raw", SAME_MODES)
-    for wl, name in [("randread-qd1", "randread 4k qd1"), ("randwrite-qd1", "randwrite 4k qd1")]:
-        w(f"| {name}: mean µs | " + " | ".join(same_vals("raw", wl, "lat_us", "us", SAME_MODES)) + " |")
-        w(f"| {name}: p99 µs | " + " | ".join(same_vals("raw", wl, "p99_us", "us", SAME_MODES)) + " |")
-    for wl, name in [("randread-qd32", "randread 4k qd32"), ("randwrite-qd32", "randwrite 4k qd32")]:
-        w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", SAME_MODES)) + " |")
-    for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
-        w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", SAME_MODES)) + " |")
-    w("")
+    def same_raw_rows(modes, p99):
+        """Table 2b's or 2c's rows: jublk, kublk and jublk ÷ kublk per mode, for each raw workload."""
+        same_head("raw", modes)
+        for wl, name in [("randread-qd1", "randread 4k qd1"), ("randwrite-qd1", "randwrite 4k qd1")]:
+            w(f"| {name}: mean µs | " + " | ".join(same_vals("raw", wl, "lat_us", "us", modes)) + " |")
+            if p99:
+                w(f"| {name}: p99 µs | " + " | ".join(same_vals("raw", wl, "p99_us", "us", modes)) + " |")
+        for wl, name in [("randread-qd32", "randread 4k qd32"), ("randwrite-qd32", "randwrite 4k qd32")]:
+            w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", modes)) + " |")
+        for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
+            w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", modes)) + " |")
+        w("")
+
+    same_raw_rows(SAME_MODES, True)
     w("### 2c. Raw device: jublk --direct --zero-copy vs kublk loop --auto_zc")
     w("")
     w("Both servers' backing I/O on the request's own pages (UBLK_F_AUTO_BUF_REG), one queue and two (as 2b).")
     w("")
-    same_head("raw", ZC_MODES)
-    for wl, name in [("randread-qd1", "randread 4k qd1"), ("randwrite-qd1", "randwrite 4k qd1")]:
-        w(f"| {name}: mean µs | " + " | ".join(same_vals("raw", wl, "lat_us", "us", ZC_MODES)) + " |")
-    for wl, name in [("randread-qd32", "randread 4k qd32"), ("randwrite-qd32", "randwrite 4k qd32")]:
-        w(f"| {name}: IOPS | " + " | ".join(same_vals("raw", wl, "iops", "IOPS", ZC_MODES)) + " |")
-    for wl, name in [("read-512k", "read 512k"), ("write-512k", "write 512k")]:
-        w(f"| {name}: MiB/s | " + " | ".join(same_vals("raw", wl, "mibs", "MiB/s", ZC_MODES)) + " |")
-    w("")
+    same_raw_rows(ZC_MODES, False)
 
     # Table 3
     w("## 3. Null targets: framework overhead (fio io_uring O_DIRECT, 4 KiB randread)")
