@@ -34,7 +34,8 @@ eio=$(grep -E '^ublk_errors_total\{.*errno="EIO"' <<<"$metrics" | awk '{s += $2}
 check "EIO answers are counted (ublk_errors_total{errno=EIO} = $eio >= 22)" test "${eio%.*}" -ge 22
 check "failures are counted by operation" grep -qE '^ublk_request_failures_total\{.*op="read".*\} [1-9]' <<<"$metrics"
 n=$(grep -c "failed with EIO" /run/jublk/ublk"$id".log)
-expect_eq "EIO logged once, not per request" 1 "$n"
+q=$(ls /sys/block/"${dev#/dev/}"/mq | wc -l)
+check "EIO logged once per queue ($q), not per request: $n lines" test "$n" -ge 1 -a "$n" -le "$q"
 
 # The backing store turns read-only under the live device.
 dmsetup suspend --noudevsync jb && dmsetup reload --readonly jb <<<"0 $(mb 128) linear /dev/vda 0" &&
