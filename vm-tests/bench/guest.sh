@@ -288,8 +288,8 @@ if use kloop-dio; then
 fi
 use file && DEV[file]=$IMG
 # jublk: one queue, depth 128; kublk with the same. (jublk's default on the guest's two CPUs is two queues:
-# jublk-zc-q2 and jublk-bzc-q2 are what `ublk add loop --direct|--buffered` gives there.) Every jublk loop device serves the same
-# file: --allow-shared (jublk refuses a file another of its devices serves, since each device caches it
+# jublk-zc-q2 and jublk-bzc-q2 are what `ublk add loop --direct|--buffered` gives there.) Every jublk loop
+# device serves the same file: --allow-shared (jublk refuses a file another of its devices serves, since each device caches it
 # unaware of the other; here only one contender does I/O at a time, and caches are dropped before each cell).
 # jublk-buf and jublk-dio copy (--no-zero-copy), as kublk loop does; jublk-zc and jublk-bzc have zero copy,
 # loop's default on this kernel (jublk-bzc: buffered, i.e. `ublk add loop --buffered` as a user gets it).

@@ -178,13 +178,13 @@ public final class NbdTarget implements Target {
         return Math.max(1, want);
     }
 
-    /** As many connections as the device's default queues if the server allows several, else one, without a word. */
+    /**
+     * As {@link #queues} would give for the device's default if the server allows several connections or
+     * {@code --connections} was asked for; else one, without a word.
+     */
     @Override
     public int defaultQueues(int suggested) {
-        if (config.connections() != null) {
-            return queues(config.connections());
-        }
-        return export.has(Nbd.NBD_FLAG_CAN_MULTI_CONN) ? suggested : 1;
+        return config.connections() != null || export.has(Nbd.NBD_FLAG_CAN_MULTI_CONN) ? queues(suggested) : 1;
     }
 
     /** The largest READ or WRITE: the server's maximum payload, in whole blocks. */
